@@ -1,0 +1,20 @@
+"""Header names on Kafka records. Values are UTF-8 bytes.
+
+The gateway sets them on `raw-notifications`; the stream workers carry them over to the
+per-type topics and add DEAD_LETTER_REASON / conflict headers where they apply.
+"""
+
+from typing import Final
+
+TENANT: Final = "tenant"
+SOURCE: Final = "source"  # one of SOURCE_APPLE, SOURCE_APP
+RECEIVED_AT: Final = "received-at"  # gateway receive time, epoch milliseconds
+CONTENT_SHA256: Final = "content-sha256"  # hex sha256 of the record value
+REQUEST_ID: Final = "request-id"
+
+DEAD_LETTER_REASON: Final = "dead-letter-reason"
+DEAD_LETTER_SOURCE: Final = "dead-letter-source"  # "topic/partition/offset" of the bad record
+CONFLICT_FIRST_SHA256: Final = "conflict-first-sha256"
+
+SOURCE_APPLE: Final = "apple"
+SOURCE_APP: Final = "app"

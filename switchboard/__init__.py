@@ -1,0 +1,1 @@
+"""The `switchboard` command: composes gateway, streams and dev tooling. Nothing imports it."""

@@ -1,0 +1,47 @@
+"""Session fixtures shared by every test.
+
+`kafka_bootstrap` starts one real Apache Kafka broker (scripts/kafka/pom.xml, KRaft) for the
+whole run, or uses SWITCHBOARD_KAFKA_BOOTSTRAP when set. If the broker cannot start the
+tests that need it fail with the broker's log; they are never skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from switchboard import localkafka
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    given = os.environ.get("SWITCHBOARD_KAFKA_BOOTSTRAP")
+    if given:
+        yield given
+        return
+    home = tmp_path_factory.mktemp("kafka")
+    ports = [localkafka.free_port()]
+    controller_ports = [localkafka.free_port()]
+    cluster = localkafka.create(home, ports, controller_ports)
+    try:
+        localkafka.start_node(cluster, 1)
+        localkafka.wait_ready(cluster, timeout=180)
+    except BaseException as exc:
+        localkafka.stop(home)
+        pytest.fail(f"the test broker did not start: {exc}", pytrace=False)
+    try:
+        yield cluster.bootstrap
+    finally:
+        localkafka.stop(home)
+
+
+@pytest.fixture
+def unique_name(request: pytest.FixtureRequest) -> str:
+    """A name no other test uses: for topics and consumer groups."""
+    return f"{request.node.name[:40]}-{uuid.uuid4().hex[:8]}".replace("[", "-").replace("]", "")

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
+import logging
 import os
 import shutil
 import signal
@@ -202,12 +204,21 @@ def create(home: str | os.PathLike[str], ports: list[int], controller_ports: lis
     for node in cluster.nodes:
         props = Path(node.data_dir).parent / "server.properties"
         props.write_text(_properties(cluster, node))
-        cmd = _java(lib, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props),
-                    log4j=log4j)
+        cmd = _java(
+            lib,
+            "kafka.tools.StorageTool",
+            "format",
+            "-t",
+            cluster_id,
+            "-c",
+            str(props),
+            log4j=log4j,
+        )
         result = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if result.returncode != 0:
-            raise KafkaRunnerError(f"formatting node {node.node_id} failed:\n{result.stdout}\n"
-                                   f"{result.stderr}")
+            raise KafkaRunnerError(
+                f"formatting node {node.node_id} failed:\n{result.stdout}\n{result.stderr}"
+            )
     cluster.save()
     return cluster
 
@@ -221,8 +232,13 @@ def start_node(cluster: Cluster, node_id: int) -> None:
     props = Path(node.data_dir).parent / "server.properties"
     cmd = _java(ensure_jars(), "kafka.Kafka", str(props), log4j=home / "log4j2.properties")
     with open(node.log_file, "ab") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
+        proc = subprocess.Popen(
+            cmd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     node.pid = proc.pid
     cluster.save()
 
@@ -239,10 +255,8 @@ def kill_node(cluster: Cluster, node_id: int, sig: int = signal.SIGKILL) -> None
 def _wait_gone(pid: int, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
+        with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            pass
         if not pid_alive(pid):
             return True
         time.sleep(0.1)
@@ -252,6 +266,8 @@ def _wait_gone(pid: int, timeout: float) -> bool:
 async def _brokers_answering(bootstrap: str) -> int:
     from aiokafka import AIOKafkaClient  # type: ignore[attr-defined]
 
+    # "connection refused" while the JVM starts is expected; keep it out of the output.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     client = AIOKafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
     try:
         await client.bootstrap()
@@ -273,7 +289,7 @@ def wait_ready(cluster: Cluster, timeout: float = 120.0, brokers: int | None = N
         try:
             if asyncio.run(_brokers_answering(cluster.bootstrap)) >= want:
                 return
-        except Exception as exc:  # noqa: BLE001 - any failure means "not ready yet"
+        except Exception as exc:  # any failure means "not ready yet"
             last_error = exc
         time.sleep(0.5)
     logs = "\n".join(f"--- node {n.node_id} ---\n{tail(n.log_file)}" for n in cluster.nodes)
@@ -287,8 +303,13 @@ def tail(path: str, lines: int = 60) -> str:
         return "(no log)"
 
 
-def start(home: str | os.PathLike[str] = DEFAULT_HOME, brokers: int = 1, port: int = 9092,
-          controller_port: int | None = None, timeout: float = 120.0) -> Cluster:
+def start(
+    home: str | os.PathLike[str] = DEFAULT_HOME,
+    brokers: int = 1,
+    port: int = 9092,
+    controller_port: int | None = None,
+    timeout: float = 120.0,
+) -> Cluster:
     """Create, start and wait for a cluster; a running one at `home` is stopped first."""
     stop(home)
     ports = [port + i for i in range(brokers)]

@@ -31,8 +31,12 @@ async def test_idempotent_produce_then_consume_with_headers(
     try:
         sent = await asyncio.gather(
             *[
-                producer.send_and_wait(unique_name, f"v{i}".encode(), key=f"k{i}".encode(),
-                                       headers=[("h", str(i).encode())])
+                producer.send_and_wait(
+                    unique_name,
+                    f"v{i}".encode(),
+                    key=f"k{i}".encode(),
+                    headers=[("h", str(i).encode())],
+                )
                 for i in range(50)
             ]
         )
@@ -41,8 +45,11 @@ async def test_idempotent_produce_then_consume_with_headers(
     assert len({(m.partition, m.offset) for m in sent}) == 50
 
     consumer = AIOKafkaConsumer(
-        unique_name, bootstrap_servers=kafka_bootstrap, group_id=unique_name,
-        auto_offset_reset="earliest", enable_auto_commit=False,
+        unique_name,
+        bootstrap_servers=kafka_bootstrap,
+        group_id=unique_name,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
     )
     await consumer.start()
     try:
@@ -93,7 +100,9 @@ async def test_transactions_are_allowed(kafka_bootstrap: str, unique_name: str) 
     finally:
         await producer.stop()
     consumer = AIOKafkaConsumer(
-        unique_name, bootstrap_servers=kafka_bootstrap, isolation_level="read_committed",
+        unique_name,
+        bootstrap_servers=kafka_bootstrap,
+        isolation_level="read_committed",
         auto_offset_reset="earliest",
     )
     await consumer.start()

@@ -4,13 +4,15 @@
 Every event names the tenant it is about in data.notificationData.tenantId: that is the
 organization key, the way uId is for Apple notifications. TENANT_REST_URL_CHANGE is the
 one event type documented; others are valid envelopes routed to the catch-all topic.
+Models are strict and keep fields the sender adds, like the Apple ones (schemas.apple).
 """
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.apple import NonEmptyStr
+from schemas.strictjson import load_json
 
 
 class AppModel(BaseModel):
@@ -18,7 +20,7 @@ class AppModel(BaseModel):
 
 
 class AppNotificationData(AppModel):
-    tenantId: NonEmptyStr
+    tenantId: NonEmptyStr = Field(description="The organization the event is about.")
 
 
 class TenantRestUrlChangeData(AppNotificationData):
@@ -37,8 +39,10 @@ class TenantRestUrlChangeEventData(AppEventData):
 
 
 class AppNotification(AppModel):
-    eventId: NonEmptyStr
-    eventType: NonEmptyStr
+    eventId: NonEmptyStr = Field(description="Unique per event; the sender may resend it.")
+    eventType: NonEmptyStr = Field(
+        description="TENANT_REST_URL_CHANGE is documented; other types are accepted."
+    )
     data: AppEventData
 
     @property
@@ -51,9 +55,30 @@ class TenantRestUrlChangeNotification(AppNotification):
     data: TenantRestUrlChangeEventData
 
 
+class AppTokenClaims(AppModel):
+    """The claims of the bearer JWT, as the document's "Sample JWT Payload" shows them.
+
+    A description of the sample, not a verifier: the gateway checks signature, issuer,
+    audience and times with PyJWT. Note that the sample contradicts its own table: its
+    exp/iat look like milliseconds and are 30 hours apart, where JWT uses seconds and
+    the table says 60 seconds; `sub` and `jti` are null although the table sets them.
+    """
+
+    iss: NonEmptyStr
+    aud: NonEmptyStr | list[NonEmptyStr]
+    exp: int
+    iat: int
+    sub: str | None = None
+    jti: str | None = None
+
+
 def parse_app(raw: bytes | str) -> AppNotification:
-    """Validate a raw app-notification body; TENANT_REST_URL_CHANGE gets its typed model."""
-    event = AppNotification.model_validate_json(raw)
+    """Validate a raw app-notification body; TENANT_REST_URL_CHANGE gets its typed model.
+
+    Raises pydantic.ValidationError, and nothing else, for any input (see parse_apple).
+    """
+    data = load_json(raw, AppNotification.__name__)
+    event = AppNotification.model_validate(data)
     if event.eventType == "TENANT_REST_URL_CHANGE":
-        return TenantRestUrlChangeNotification.model_validate_json(raw)
+        return TenantRestUrlChangeNotification.model_validate(data)
     return event

@@ -7,16 +7,25 @@ and keep `notification` as a plain object. Fields a sender adds are kept (extra=
 
 Models are strict: "countDelta": "12" is a type error, not 12, because a sender that sends
 the wrong type is broken and should hear about it rather than have us guess.
+
+Enumerated strings (`type`, `result`) are plain `str`: the documented values are listed
+below and in the JSON Schema `examples`, but a value Apple adds later is accepted, not
+refused. A consumer must therefore handle values it does not know; `succeeded` is True
+only for "SUCCESS".
 """
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from schemas.strictjson import load_json
+
 NonEmptyStr = Annotated[str, StringConstraints(min_length=1)]
 
-SUCCESS = "SUCCESS"
-FAILURE = "FAILURE"
+SUCCESS: Final = "SUCCESS"
+FAILURE: Final = "FAILURE"
+ASSET_MANAGEMENT_TYPES: Final = ("ASSOCIATE", "DISASSOCIATE", "REVOKE")
+USER_MANAGEMENT_TYPES: Final = ("CREATE", "UPDATE", "RETIRE")
 
 
 class AppleModel(BaseModel):
@@ -31,8 +40,17 @@ class NotificationError(AppleModel):
 
 
 class ResultMixin(AppleModel):
+    """The outcome of an asynchronous request (associate, create user, ...) Apple reports.
+
+    `result` is required: defaulting a missing one to SUCCESS would count a truncated
+    failure as a success. `eventId` is the id the request returned, when Apple sends one.
+    """
+
     eventId: str | None = None
-    result: Literal["SUCCESS", "FAILURE"] | str = SUCCESS
+    result: NonEmptyStr = Field(
+        description="SUCCESS or FAILURE; other values are accepted and are not a success.",
+        examples=[SUCCESS, FAILURE],
+    )
     error: NotificationError | None = None
 
     @property
@@ -42,27 +60,39 @@ class ResultMixin(AppleModel):
 
 class AssetCountNotification(AppleModel):
     adamId: NonEmptyStr
-    countDelta: int
+    countDelta: int = Field(description="Change of the asset count; negative when it drops.")
     pricingParam: NonEmptyStr
 
 
 class Assignment(AppleModel):
     """One asset assigned to (or removed from) a device serial number or a user."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"required": [holder], "properties": {holder: {"type": "string"}}}
+                for holder in ("serialNumber", "clientUserId")
+            ]
+        }
+    )
+
     adamId: NonEmptyStr
     pricingParam: NonEmptyStr
-    serialNumber: str | None = None
-    clientUserId: str | None = None
+    serialNumber: NonEmptyStr | None = None
+    clientUserId: NonEmptyStr | None = None
 
     @model_validator(mode="after")
     def _has_a_holder(self) -> "Assignment":
-        if not self.serialNumber and not self.clientUserId:
+        if self.serialNumber is None and self.clientUserId is None:
             raise ValueError("an assignment needs serialNumber or clientUserId")
         return self
 
 
 class AssetManagementNotification(ResultMixin):
-    type: Literal["ASSOCIATE", "DISASSOCIATE", "REVOKE"] | str
+    type: NonEmptyStr = Field(
+        description="ASSOCIATE, DISASSOCIATE or REVOKE; later values are accepted.",
+        examples=list(ASSET_MANAGEMENT_TYPES),
+    )
     assignments: list[Assignment] = Field(default_factory=list)
 
 
@@ -71,11 +101,14 @@ class ManagedUser(AppleModel):
     email: str | None = None
     inviteCode: str | None = None
     idHash: str | None = None
-    status: str | None = None
+    status: str | None = Field(default=None, examples=["Registered", "Associated", "Retired"])
 
 
 class UserManagementNotification(ResultMixin):
-    type: Literal["CREATE", "UPDATE", "RETIRE"] | str
+    type: NonEmptyStr = Field(
+        description="CREATE, UPDATE or RETIRE; later values are accepted.",
+        examples=list(USER_MANAGEMENT_TYPES),
+    )
     users: list[ManagedUser] = Field(default_factory=list)
 
 
@@ -86,14 +119,18 @@ class UserAssociatedNotification(AppleModel):
 class TestNotification(AppleModel):
     """Always an empty object; Apple sends one before it accepts a notification URL."""
 
+    __test__: ClassVar[bool] = False  # not a pytest test class, despite the name
+
 
 class NotificationEnvelope(AppleModel):
     """The common envelope. `notification` stays untyped here: see `parse_apple`."""
 
-    notificationId: NonEmptyStr
-    notificationType: NonEmptyStr
+    notificationId: NonEmptyStr = Field(description="Unique per notification; Apple may resend.")
+    notificationType: NonEmptyStr = Field(
+        description="Selects the model of `notification`; unknown types are accepted."
+    )
     notification: dict[str, Any]
-    uId: NonEmptyStr
+    uId: NonEmptyStr = Field(description="The location (organization) the notification is for.")
 
 
 class AssetCountEnvelope(NotificationEnvelope):
@@ -117,6 +154,8 @@ class UserAssociatedEnvelope(NotificationEnvelope):
 
 
 class TestEnvelope(NotificationEnvelope):
+    __test__: ClassVar[bool] = False  # not a pytest test class, despite the name
+
     notificationType: Literal["TEST_NOTIFICATION"]
     notification: TestNotification  # type: ignore[assignment]
 
@@ -142,11 +181,13 @@ AppleNotification = (
 def parse_apple(raw: bytes | str) -> AppleNotification:
     """Validate a raw JSON body: the envelope first, then the typed model for a known type.
 
-    Raises pydantic.ValidationError whose errors name the offending field
-    (e.g. ("notification", "countDelta")).
+    Raises pydantic.ValidationError, and nothing else, for any input: its errors name the
+    offending field (e.g. ("notification", "countDelta")); a body that is not strict JSON
+    is one error of type "json_invalid" (see schemas.strictjson).
     """
-    envelope = NotificationEnvelope.model_validate_json(raw)
+    data = load_json(raw, NotificationEnvelope.__name__)
+    envelope = NotificationEnvelope.model_validate(data)
     typed = ENVELOPE_BY_TYPE.get(envelope.notificationType)
     if typed is None:
         return envelope
-    return typed.model_validate_json(raw)
+    return typed.model_validate(data)

@@ -51,7 +51,8 @@ class AppIssuer(TenantModel):
     aud: str = Field(min_length=1)
     tenant: str = Field(min_length=1)
     algorithms: list[str] = Field(default_factory=lambda: ["HS256"], min_length=1)
-    secrets: list[str] = Field(default_factory=list)
+    # repr=False: a logged TenantDirectory or issuer must not print the HMAC secrets.
+    secrets: list[str] = Field(default_factory=list, repr=False)
     public_keys: list[str] = Field(default_factory=list)
     max_lifetime_s: float = Field(default=60, gt=0)
     tenant_ids: list[str] = Field(default_factory=list)
@@ -84,10 +85,16 @@ class TenantDirectory:
         try:
             config = TenantsFile.model_validate(data if data is not None else {})
         except ValidationError as exc:
-            raise TenantsFileError(str(exc)) from exc
+            raise TenantsFileError(_describe(exc)) from None
         ids = [t.id for t in config.tenants]
         if len(ids) != len(set(ids)):
             raise TenantsFileError("tenant ids must be unique")
+        hashes = [h for t in config.tenants for h in set(t.token_sha256)]
+        if len(hashes) != len(set(hashes)):
+            raise TenantsFileError("a token_sha256 is listed for two tenants")
+        issuers = [i.iss for i in config.app_issuers]
+        if len(issuers) != len(set(issuers)):
+            raise TenantsFileError("app issuer iss values must be unique")
         known = set(ids)
         for issuer in config.app_issuers:
             if not issuer.secrets and not issuer.public_keys:
@@ -102,6 +109,9 @@ class TenantDirectory:
             data = yaml.safe_load(text)
         except yaml.YAMLError as exc:
             raise TenantsFileError(f"not valid YAML: {exc}") from exc
+        if data is None:
+            # Most likely a file caught half-written; loading it would lock every sender out.
+            raise TenantsFileError("the tenants file is empty")
         return cls.from_mapping(data)
 
     def tenant_for_token(self, token: str) -> Tenant | None:
@@ -131,6 +141,14 @@ class TenantDirectory:
         return any(
             i.tenant == tenant.id and tenant_id in i.tenant_ids for i in self.config.app_issuers
         )
+
+
+def _describe(exc: ValidationError) -> str:
+    """The errors without their input values: those could be secrets, and this is logged."""
+    return "; ".join(
+        f"{'.'.join(str(part) for part in error['loc']) or '(file)'}: {error['msg']}"
+        for error in exc.errors(include_url=False, include_input=False)
+    )
 
 
 class TenantRegistry:
@@ -175,7 +193,11 @@ class TenantRegistry:
         return True
 
     def reload_if_changed(self) -> bool:
-        """Reload when the file's mtime, size or inode changed since the last good read."""
+        """Reload when the file's mtime, size or inode changed since it was last read.
+
+        A refused version counts as read: it is not parsed (nor reported) again until the
+        file changes again.
+        """
         try:
             stamp = self._file_stamp()
         except OSError as exc:

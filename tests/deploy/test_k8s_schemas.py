@@ -1,0 +1,105 @@
+"""Every object of every overlay is valid against its schema, and the validator rejects
+broken objects (so a pass means something)."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from tests.deploy.manifests import Rendered
+from tests.deploy.validation import KUBERNETES_VERSIONS, problems
+
+CUSTOM_KINDS_PER_OVERLAY = {
+    "dev": {"KafkaTopic"},
+    "prod": {"KafkaTopic", "ScaledObject", "ServiceMonitor"},
+}
+
+
+@pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
+def test_every_object_is_valid(overlay: Rendered, version: str) -> None:
+    found = [p for obj in overlay.objects for p in problems(obj, version)]
+    assert not found, "\n".join(found)
+
+
+def test_overlay_has_the_custom_resources_it_needs(overlay: Rendered) -> None:
+    kinds = {o["kind"] for o in overlay.objects}
+    assert CUSTOM_KINDS_PER_OVERLAY[overlay.name] <= kinds
+
+
+def _first(overlay: Rendered, kind: str) -> dict[str, Any]:
+    return copy.deepcopy(overlay.of_kind(kind)[0])
+
+
+def _broken_deployment(d: dict[str, Any]) -> None:
+    d["spec"]["template"]["spec"]["containers"][0]["imagePullPolcy"] = "Always"
+
+
+def _deployment_without_selector(d: dict[str, Any]) -> None:
+    del d["spec"]["selector"]
+
+
+def _probe_port_as_list(d: dict[str, Any]) -> None:
+    d["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]["httpGet"]["port"] = [8080]
+
+
+def _topic_partitions_as_string(t: dict[str, Any]) -> None:
+    t["spec"]["partitions"] = "8"
+
+
+def _topic_without_cluster_label(t: dict[str, Any]) -> None:
+    del t["metadata"]["labels"]["strimzi.io/cluster"]
+
+
+def _topic_misspelt_field(t: dict[str, Any]) -> None:
+    t["spec"]["partition"] = t["spec"].pop("partitions")
+
+
+def _trigger_metadata_not_string(s: dict[str, Any]) -> None:
+    s["spec"]["triggers"][0]["metadata"]["lagThreshold"] = 5000
+
+
+def _scaled_object_without_target(s: dict[str, Any]) -> None:
+    del s["spec"]["scaleTargetRef"]
+
+
+def _service_monitor_without_endpoints(m: dict[str, Any]) -> None:
+    del m["spec"]["endpoints"]
+
+
+def _service_monitor_bad_interval(m: dict[str, Any]) -> None:
+    m["spec"]["endpoints"][0]["interval"] = "30 seconds"
+
+
+BREAKAGES = [
+    ("Deployment", _broken_deployment, "imagePullPolcy"),
+    ("Deployment", _deployment_without_selector, "selector"),
+    ("StatefulSet", _probe_port_as_list, "port"),
+    ("KafkaTopic", _topic_partitions_as_string, "partitions"),
+    ("KafkaTopic", _topic_without_cluster_label, "strimzi.io/cluster"),
+    ("KafkaTopic", _topic_misspelt_field, "partition"),
+    ("ScaledObject", _trigger_metadata_not_string, "lagThreshold"),
+    ("ScaledObject", _scaled_object_without_target, "scaleTargetRef"),
+    ("ServiceMonitor", _service_monitor_without_endpoints, "endpoints"),
+    ("ServiceMonitor", _service_monitor_bad_interval, "interval"),
+]
+
+
+@pytest.mark.parametrize(
+    ("kind", "breakage", "mentions"), BREAKAGES, ids=[b[1].__name__.strip("_") for b in BREAKAGES]
+)
+def test_validator_rejects_a_broken_object(
+    prod: Rendered, kind: str, breakage: Any, mentions: str
+) -> None:
+    obj = _first(prod, kind)
+    assert problems(obj, KUBERNETES_VERSIONS[0]) == []
+    breakage(obj)
+    found = problems(obj, KUBERNETES_VERSIONS[0])
+    assert found, f"the validator accepted a broken {kind}"
+    assert mentions in "\n".join(found)
+
+
+def test_validator_reports_a_kind_without_schema() -> None:
+    obj = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}}
+    assert "no schema" in "\n".join(problems(obj, KUBERNETES_VERSIONS[0]))

@@ -1,0 +1,54 @@
+"""The gateway's settings: one pydantic-settings class, read from SWITCHBOARD_* variables."""
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from schemas.topics import RAW_NOTIFICATIONS
+
+MIB = 1024 * 1024
+
+
+class GatewaySettings(BaseSettings):
+    """Every knob of the gateway. Secrets are not here: they live in the tenants file."""
+
+    model_config = SettingsConfigDict(env_prefix="SWITCHBOARD_", extra="ignore", frozen=True)
+
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    tenants_file: Path | None = Field(
+        default=None, description="YAML tenants file (schemas/tenants.py); required."
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    raw_topic: str = RAW_NOTIFICATIONS
+
+    max_body_bytes: int = Field(default=MIB, gt=0)
+    # The sender retries 3 times within 1-5 minutes: a fast 503 beats a slow timeout.
+    publish_timeout_s: float = Field(default=5.0, gt=0)
+    unavailable_retry_after_s: int = Field(default=30, ge=1)
+
+    jwt_leeway_s: float = Field(default=30.0, ge=0)
+    jti_cache_size: int = Field(default=100_000, gt=0)
+
+    default_rate_limit_per_s: float | None = Field(
+        default=None, gt=0, description="For tenants without rate_limit_per_s; None: no limit."
+    )
+    rate_limit_burst_s: float = Field(
+        default=1.0, gt=0, description="Bucket size, in seconds of the tenant's rate."
+    )
+
+    # Producer batching: records of concurrent requests share a produce request, each
+    # request still awaits the acknowledgement of its own record (acks=all).
+    linger_ms: int = Field(default=5, ge=0)
+    max_batch_bytes: int = Field(default=256 * 1024, gt=0)
+    # The raw topic's max.message.bytes (Kafka's default). A bigger record is refused with
+    # 413 before it reaches the broker: a broker-side refusal would leave a gap in the
+    # idempotent producer's sequence numbers and fail the partition's next batches.
+    kafka_max_message_bytes: int = Field(default=1_048_588, gt=0)
+    kafka_request_timeout_ms: int = Field(default=30_000, gt=0)
+    health_interval_s: float = Field(default=1.0, gt=0)
+
+    tenants_reload_interval_s: float = Field(default=1.0, gt=0)
+    access_log: bool = False
+    log_level: str = "info"

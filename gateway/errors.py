@@ -1,0 +1,145 @@
+"""The gateway's exceptions and their answers as application/problem+json (RFC 9457).
+
+    GatewayError
+    ├── SetupError                  the gateway cannot start (settings, tenants file)
+    └── ProblemError                answered to the sender; `status` is the HTTP status
+        ├── BadRequestError         400  the body is not (unambiguous) JSON
+        ├── AuthenticationError     401  missing or invalid credentials, WWW-Authenticate
+        ├── ForbiddenError          403  uId / tenantId not owned by the caller's tenant
+        ├── PayloadTooLargeError    413  body over max_body_bytes
+        │   └── RecordTooLargeError      ... or over what the broker takes for one record
+        ├── UnsupportedMediaTypeError 415  not application/json
+        ├── SchemaViolationError    422  valid JSON, not a valid notification
+        ├── RateLimitedError        429  the tenant's rate limit, with Retry-After
+        └── PublishError            503  not durably in Kafka, with Retry-After
+            ├── KafkaUnavailableError    the broker is known to be unreachable: fail fast
+            └── PublishTimeoutError      no acknowledgement within publish_timeout_s
+
+Only ProblemError reaches a sender. Anything else escaping a route is a bug: it is logged
+and answered 500 without detail.
+"""
+
+from collections.abc import Mapping
+from http import HTTPStatus
+from typing import Any, ClassVar
+
+import orjson
+from starlette.responses import Response
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class GatewayError(Exception):
+    """Base of every error the gateway raises on purpose."""
+
+
+class SetupError(GatewayError):
+    """Settings or tenants file make it impossible to start."""
+
+
+class ProblemError(GatewayError):
+    """An error answered to the sender as a problem document."""
+
+    status: ClassVar[int] = 500
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.headers = headers or {}
+        self.extra = extra or {}
+
+
+class BadRequestError(ProblemError):
+    status = 400
+
+
+class AuthenticationError(ProblemError):
+    """`reason` labels the auth-failure metric; `detail` is what the sender reads."""
+
+    status = 401
+
+    def __init__(self, detail: str, reason: str, *, error: str | None = "invalid_token") -> None:
+        challenge = 'Bearer realm="switchboard"'
+        if error:
+            challenge += f', error="{error}"'
+        super().__init__(detail, headers={"WWW-Authenticate": challenge})
+        self.reason = reason
+
+
+class ForbiddenError(ProblemError):
+    status = 403
+
+
+class PayloadTooLargeError(ProblemError):
+    status = 413
+
+
+class RecordTooLargeError(PayloadTooLargeError):
+    pass
+
+
+class UnsupportedMediaTypeError(ProblemError):
+    status = 415
+
+
+class SchemaViolationError(ProblemError):
+    status = 422
+
+
+class RateLimitedError(ProblemError):
+    status = 429
+
+    def __init__(self, detail: str, retry_after_s: int) -> None:
+        super().__init__(detail, headers={"Retry-After": str(retry_after_s)})
+
+
+class PublishError(ProblemError):
+    status = 503
+
+    def __init__(self, detail: str, retry_after_s: int = 30) -> None:
+        super().__init__(detail, headers={"Retry-After": str(retry_after_s)})
+
+
+class KafkaUnavailableError(PublishError):
+    pass
+
+
+class PublishTimeoutError(PublishError):
+    pass
+
+
+def problem_response(
+    status: int,
+    detail: str,
+    *,
+    request_id: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Response:
+    """An RFC 9457 document; `type` is about:blank, so `title` is the status phrase."""
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+    }
+    if request_id:
+        body["requestId"] = request_id
+    body.update(extra or {})
+    return Response(orjson.dumps(body), status, headers=headers, media_type=PROBLEM_JSON)
+
+
+def error_response(error: ProblemError, request_id: str | None = None) -> Response:
+    return problem_response(
+        error.status,
+        error.detail,
+        request_id=request_id,
+        headers=error.headers,
+        extra=error.extra,
+    )

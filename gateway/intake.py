@@ -1,0 +1,131 @@
+"""From an HTTP request to a validated notification: content type, size, JSON, schema.
+
+Every way a body can be wrong ends in a ProblemError (4xx), never in a 5xx: the schemas
+parsers raise only pydantic.ValidationError, and a "json_invalid" error there means the
+bytes are not JSON at all (400), anything else is a schema violation (422) that names
+the field. A JSON object with a repeated key is refused (400): parsers disagree on which
+value wins, so the uId we check could differ from the one a consumer reads.
+"""
+
+import json
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from pydantic import ValidationError
+from starlette.requests import Request
+
+from gateway.errors import (
+    BadRequestError,
+    PayloadTooLargeError,
+    SchemaViolationError,
+    UnsupportedMediaTypeError,
+)
+
+T = TypeVar("T")
+MAX_REPORTED_ERRORS = 20
+_UTF8 = ("utf-8", "utf8")
+
+
+def check_content_type(value: str | None) -> None:
+    """application/json or application/*+json; a charset, if any, must be UTF-8."""
+    media, _, params = (value or "").partition(";")
+    media = media.strip().lower()
+    is_json = media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+    if not is_json:
+        raise UnsupportedMediaTypeError(
+            "the body must be JSON: send 'Content-Type: application/json'"
+        )
+    for param in params.split(";"):
+        name, _, param_value = param.partition("=")
+        if name.strip().lower() == "charset" and param_value.strip(' "').lower() not in _UTF8:
+            raise UnsupportedMediaTypeError("JSON bodies must be UTF-8 (charset=utf-8)")
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The raw body, refusing (413) a declared or actual length over `limit` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not (declared.isascii() and declared.isdigit()):
+            raise BadRequestError("Content-Length must be a number of bytes")
+        if len(declared) > 18 or int(declared) > limit:
+            raise _too_large(limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(limit)
+        chunks.append(chunk)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _too_large(limit: int) -> PayloadTooLargeError:
+    return PayloadTooLargeError(f"the body is over the limit of {limit} bytes")
+
+
+def parse_body(parse: Callable[[bytes], T], body: bytes) -> T:
+    """`parse` (parse_apple / parse_app) with its errors turned into 400 / 422 answers."""
+    try:
+        parsed = parse(body)
+    except ValidationError as exc:
+        raise _problem(exc) from None
+    _refuse_duplicate_keys(body)
+    return parsed
+
+
+def field_path(loc: tuple[int | str, ...]) -> str:
+    """("notification", "assignments", 0, "adamId") -> "notification.assignments[0].adamId"."""
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path or "(body)"
+
+
+def _problem(exc: ValidationError) -> BadRequestError | SchemaViolationError:
+    errors = exc.errors(include_url=False, include_input=False, include_context=True)
+    for error in errors:
+        if error["type"] == "json_invalid":
+            reason = (error.get("ctx") or {}).get("error", error["msg"])
+            return BadRequestError(f"the body is not valid JSON: {reason}")
+    fields = [
+        {"field": field_path(e["loc"]), "message": e["msg"], "type": e["type"]}
+        for e in errors[:MAX_REPORTED_ERRORS]
+    ]
+    first = fields[0]
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return SchemaViolationError(
+        f"{first['field']}: {first['message']}{more}", extra={"errors": fields}
+    )
+
+
+class _DuplicateKeyError(Exception):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKeyError(key)
+            seen.add(key)
+    return obj
+
+
+_PAIRS_DECODER = json.JSONDecoder(object_pairs_hook=_unique_object)
+
+
+def _refuse_duplicate_keys(body: bytes) -> None:
+    try:
+        _PAIRS_DECODER.decode(body.decode())
+    except _DuplicateKeyError as exc:
+        raise BadRequestError(
+            f"the key {exc.key[:64]!r} appears twice in one JSON object: the body is ambiguous"
+        ) from None
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        pass  # the schemas parser accepted the body; it is the judge of JSON syntax

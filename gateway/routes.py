@@ -1,0 +1,152 @@
+"""The HTTP endpoints. Checks run in a fixed order, so a sender always hears the first
+thing to fix: 401 credentials, 415 content type, 413 size, 400 JSON, 422 schema,
+403 organization not the caller's, 429 rate, then 503 if Kafka does not store it.
+
+The record on raw-notifications is the request body, byte for byte, keyed by the
+organization (uId or tenantId) so one organization's notifications stay in order in one
+partition; the headers (schemas.headers) say who sent it, when, and its sha256.
+
+The two notification endpoints are served by gateway.middleware.NotificationEndpoints,
+ahead of FastAPI's router (it costs a third of the CPU of a request); gateway.openapi
+documents them. The service endpoints are ordinary FastAPI routes.
+"""
+
+import hashlib
+import json
+import time
+
+import orjson
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import Response
+
+from gateway.deps import (
+    Caller,
+    Gateway,
+    GatewayDep,
+    PublisherDep,
+    bearer_caller,
+    gateway_of,
+    jwt_caller,
+)
+from gateway.errors import (
+    ForbiddenError,
+    KafkaUnavailableError,
+    PublishError,
+    RateLimitedError,
+    SchemaViolationError,
+    error_response,
+)
+from gateway.intake import check_content_type, parse_body, read_body
+from schemas import headers as h
+from schemas.app import parse_app
+from schemas.apple import parse_apple
+
+APPLE_PATH = "/v1/notifications"
+APP_PATH = "/v1/app-notifications"
+ROUTES = frozenset({APPLE_PATH, APP_PATH, "/healthz", "/readyz", "/metrics"})
+
+
+async def post_notification(request: Request) -> Response:
+    """Bearer token of a tenant; the body's uId must be one of the tenant's uids."""
+    gateway = gateway_of(request)
+    caller = bearer_caller(request, gateway, APPLE_PATH)
+    check_content_type(request.headers.get("content-type"))
+    body = await read_body(request, gateway.settings.max_body_bytes)
+    notification = parse_body(parse_apple, body)
+    uid = notification.uId
+    if not caller.directory.owns_uid(caller.tenant, uid):
+        raise ForbiddenError(f"this token may not send notifications for uId {_short(uid)}")
+    await _publish(request, gateway, caller, uid, body, h.SOURCE_APPLE)
+    return _accepted("notificationId", notification.notificationId)
+
+
+async def post_app_notification(request: Request) -> Response:
+    """JWT of a configured issuer; data.notificationData.tenantId must be its tenant's."""
+    gateway = gateway_of(request)
+    caller = jwt_caller(request, gateway, APP_PATH)
+    try:
+        check_content_type(request.headers.get("content-type"))
+        body = await read_body(request, gateway.settings.max_body_bytes)
+        event = parse_body(parse_app, body)
+        tenant_id = event.tenant_id
+        if not caller.directory.owns_tenant_id(caller.tenant, tenant_id):
+            raise ForbiddenError(f"this token may not send events for tenantId {_short(tenant_id)}")
+        await _publish(request, gateway, caller, tenant_id, body, h.SOURCE_APP)
+    except BaseException:
+        caller.release()  # not accepted: the sender may retry with the same token
+        raise
+    return _accepted("eventId", event.eventId)
+
+
+NOTIFICATION_ENDPOINTS = {APPLE_PATH: post_notification, APP_PATH: post_app_notification}
+service_router = APIRouter()
+
+
+@service_router.get("/healthz", summary="The process is alive")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@service_router.get(
+    "/readyz",
+    summary="The producer is connected to Kafka (503 otherwise)",
+    responses={503: {"description": "Kafka is unreachable."}},
+)
+async def readyz(request: Request, publisher: PublisherDep, gateway: GatewayDep) -> Response:
+    if publisher.ready():
+        return Response(b'{"status":"ready"}', media_type="application/json")
+    retry = gateway.settings.unavailable_retry_after_s
+    error = KafkaUnavailableError("Kafka is unreachable", retry)
+    return error_response(error, request.state.request_id)
+
+
+@service_router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+async def metrics(gateway: GatewayDep) -> Response:
+    return Response(gateway.metrics.render(), media_type=gateway.metrics.content_type)
+
+
+async def _publish(
+    request: Request, gateway: Gateway, caller: Caller, key: str, body: bytes, source: str
+) -> None:
+    tenant = caller.tenant
+    rate = tenant.rate_limit_per_s or gateway.settings.default_rate_limit_per_s
+    wait_s = gateway.limiter.acquire(tenant.id, rate)
+    if wait_s is not None:
+        raise RateLimitedError(f"tenant rate limit of {rate:g} notifications/s exceeded", wait_s)
+    state = request.state
+    headers = [
+        (h.TENANT, tenant.id.encode()),
+        (h.SOURCE, source.encode()),
+        (h.RECEIVED_AT, str(state.received_at_ms).encode()),
+        (h.CONTENT_SHA256, hashlib.sha256(body).hexdigest().encode()),
+        (h.REQUEST_ID, state.request_id.encode()),
+    ]
+    metrics = gateway.metrics
+    started = time.perf_counter()
+    try:
+        await gateway.publisher.publish(gateway.settings.raw_topic, _utf8(key), body, headers)
+    except PublishError:
+        metrics.publish_failed.observe(time.perf_counter() - started)
+        raise
+    metrics.publish_acked.observe(time.perf_counter() - started)
+
+
+def _utf8(value: str) -> bytes:
+    try:
+        return value.encode()
+    except UnicodeEncodeError:
+        raise SchemaViolationError("the organization id is not valid Unicode") from None
+
+
+def _short(value: str) -> str:
+    return json.dumps(value[:64])
+
+
+def _accepted(field: str, value: str) -> Response:
+    document = {"status": "accepted", field: value}
+    try:
+        content = orjson.dumps(document)
+    except orjson.JSONEncodeError:
+        content = json.dumps(document).encode()
+    return Response(content, 202, media_type="application/json")

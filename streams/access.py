@@ -1,0 +1,74 @@
+"""Who may read an organization: the gateway's bearer tokens and tenants file.
+
+The rules live in schemas.tenants (TenantRegistry: tenant_for_token, owns_uid,
+owns_tenant_id), shared with the gateway; this module only reads the header and maps
+the outcome to HTTP statuses: 401 without a valid token, 403 for another tenant's
+organization. The registry re-reads the file when it changes, as the gateway's does.
+"""
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any, Literal
+
+from faust.web import Request, Response, View
+
+from schemas.tenants import TenantRegistry
+from streams.app import settings
+
+OrgKind = Literal["uId", "tenantId"]
+Handler = Callable[..., Awaitable[Response]]
+CHALLENGE = {"WWW-Authenticate": 'Bearer realm="switchboard"'}
+
+_registry: TenantRegistry | None = None
+
+
+@dataclass(frozen=True)
+class Denied:
+    status: int
+    reason: str
+
+
+def registry() -> TenantRegistry:
+    global _registry
+    if _registry is None:
+        if settings.tenants_file is None:
+            raise RuntimeError("SWITCHBOARD_TENANTS_FILE is not set")
+        _registry = TenantRegistry(settings.tenants_file)
+    _registry.reload_if_changed()
+    return _registry
+
+
+def check(authorization: str | None, kind: OrgKind, org: str) -> Denied | None:
+    """None when the bearer token's tenant owns `org`, else why not."""
+    scheme, _, token = (authorization or "").strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return Denied(401, "send 'Authorization: Bearer <token>'")
+    directory = registry().current
+    tenant = directory.tenant_for_token(token.strip())
+    if tenant is None:
+        return Denied(401, "the bearer token is not valid")
+    owns = directory.owns_uid if kind == "uId" else directory.owns_tenant_id
+    if not owns(tenant, org):
+        return Denied(403, f"this {kind} is not one of your tenant's organizations")
+    return None
+
+
+def reads(kind: OrgKind) -> Callable[[Handler], Handler]:
+    """Decorate a view method: check the caller may read the organization in the path.
+
+    Put it above @app.table_route, so a request is refused before it is forwarded.
+    """
+
+    def decorate(handler: Handler) -> Handler:
+        @wraps(handler)
+        async def checked(view: View, request: Request, *args: Any, **kwargs: Any) -> Response:
+            denied = check(request.headers.get("Authorization"), kind, kwargs[kind])
+            if denied is None:
+                return await handler(view, request, *args, **kwargs)
+            headers = CHALLENGE if denied.status == 401 else None
+            return view.error(denied.status, denied.reason, headers=dict(headers or {}))
+
+        return checked
+
+    return decorate

@@ -1,0 +1,110 @@
+"""The agent: each raw notification is decoded, deduped, routed and applied, or dead-lettered.
+
+Order inside one event, chosen for crash safety (see streams.updates and streams.dedupe):
+forward to the per-type topic, then apply the table updates, then remember the sighting.
+A crash anywhere before the offset commit replays the event: its sighting is either
+absent or names this very record (REPLAY), so it is forwarded again (per-type topics are
+at-least-once) and its table updates are skipped where they are already applied.
+"""
+
+import logging
+import time
+
+import faust
+
+from schemas import headers as h
+from schemas.topics import CONFLICTS, DEAD_LETTER, topic_for
+from streams import metrics, store
+from streams.app import app, settings
+from streams.dedupe import Deduper, Sighting, Verdict
+from streams.errors import RecordError
+from streams.records import Incoming, Notification, decode, incoming
+from streams.tables import TABLES, seen_notifications
+from streams.topics import publish, raw_notifications_topic
+from streams.updates import changes_for
+
+log = logging.getLogger(__name__)
+deduper = Deduper(seen_notifications, settings.dedupe_window_s)
+
+
+@app.agent(raw_notifications_topic)
+async def route_notifications(stream: faust.StreamT[bytes]) -> None:
+    """Route each raw notification once to its per-type topic and apply it to the tables."""
+    producer = app.batching_producer
+    async for event in stream.events():
+        handle(incoming(event.message))
+        if producer.has_due():
+            await producer.ship()  # full or lingering batches; backpressure from Kafka
+
+
+def handle(record: Incoming) -> Verdict | None:
+    """Process one record; never raises. None when the record went to the dead-letter topic.
+
+    Synchronous on purpose: nothing else runs on the event loop while one event's
+    records and table updates are made, so no commit can fall between them.
+    """
+    try:
+        return process(decode(record), record)
+    except RecordError as exc:
+        dead_letter(record, exc.reason, exc.kind)
+    except Exception as exc:
+        log.exception("record failed", extra={"fields": {"position": record.position}})
+        dead_letter(record, f"internal-error: {type(exc).__name__}: {exc}", "internal-error")
+    return None
+
+
+def process(n: Notification, record: Incoming) -> Verdict:
+    verdict, first = deduper.check(n, record)
+    label = metrics.type_label(n.type)
+    if verdict is Verdict.DUPLICATE:
+        metrics.duplicates.labels(label).inc()
+    elif verdict is Verdict.CONFLICT:
+        assert first is not None
+        publish(
+            CONFLICTS, record.partition, record.key, record.value, conflict_headers(record, first)
+        )
+        metrics.conflicts.labels(label).inc()
+        log.warning("conflict", extra={"fields": _fields(n, record, first=first.sha256)})
+    else:
+        changes = changes_for(n, record.offset, record.received_at_ms)
+        publish(topic_for(n.type), record.partition, record.key, record.value, record.headers)
+        for change in changes:
+            table = TABLES[change.table]
+            new = change.update(store.get(table, record.partition, change.key))
+            if new is not None:
+                store.put(table, record.partition, change.key, new)
+        deduper.remember(n, record)
+        (metrics.events if verdict is Verdict.NEW else metrics.replays).labels(label).inc()
+        metrics.lag.observe(max(time.time() - record.received_at_ms / 1000, 0))
+    metrics.expired.inc(deduper.expire(record.partition, record.received_at_ms))
+    return verdict
+
+
+def dead_letter(record: Incoming, reason: str, kind: str) -> None:
+    headers = [
+        *record.headers,
+        (h.DEAD_LETTER_REASON, reason[:500].encode()),
+        (h.DEAD_LETTER_SOURCE, record.position.encode()),
+    ]
+    log.warning("dead letter", extra={"fields": {"position": record.position, "reason": reason}})
+    try:
+        publish(DEAD_LETTER, record.partition, record.key, record.value, headers)
+    except Exception:
+        # Nothing else can take the record; it stays in raw-notifications until retention.
+        metrics.dead_letter_failures.inc()
+        log.exception("dead letter not sent", extra={"fields": {"position": record.position}})
+        return
+    metrics.dead_letters.labels(kind).inc()
+
+
+def conflict_headers(record: Incoming, first: Sighting) -> list[tuple[str, bytes]]:
+    replaced = {h.CONTENT_SHA256, h.CONFLICT_FIRST_SHA256}
+    return [
+        *((k, v) for k, v in record.headers if k not in replaced),
+        (h.CONTENT_SHA256, record.sha256.encode()),
+        (h.CONFLICT_FIRST_SHA256, first.sha256.encode()),
+    ]
+
+
+def _fields(n: Notification, record: Incoming, **more: str) -> dict[str, object]:
+    return {"type": n.type, "org": n.org, "id": n.id, "position": record.position, **more}

@@ -1,0 +1,42 @@
+"""The stream worker's settings: one pydantic-settings class, read from SWITCHBOARD_* variables."""
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class WorkerSettings(BaseSettings):
+    """Every knob of a stream worker. Secrets are not here: they live in the tenants file."""
+
+    model_config = SettingsConfigDict(env_prefix="SWITCHBOARD_", extra="ignore", frozen=True)
+
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    app_id: str = Field(default="switchboard", min_length=1, description="Consumer group id.")
+    topic_prefix: str = Field(
+        default="", description="Prepended to every topic name of schemas.topics."
+    )
+    # raw-notifications, the per-type topics and every changelog share this count, so the
+    # partition of an organization is the same everywhere (co-partitioning). Changing it
+    # on a live cluster moves organizations between partitions: a migration, not a knob.
+    partitions: int = Field(default=8, ge=1)
+    replication: int = Field(default=1, ge=1, description="Replication factor of new topics.")
+    dedupe_window_s: float = Field(default=3600.0, gt=0)
+    data_dir: Path = Path(".dev/streams")
+    store: str = Field(default="rocksdb://", description="memory:// only in unit tests.")
+    web_bind: str = "127.0.0.1"
+    web_host: str = Field(default="127.0.0.1", description="Host other workers forward to.")
+    web_port: int = Field(default=6066, ge=1, le=65535)
+    tenants_file: Path | None = Field(
+        default=None, description="YAML tenants file (schemas/tenants.py); required."
+    )
+    commit_interval_s: float = Field(default=1.0, gt=0)
+    # How long a worker killed without a goodbye keeps its partitions before the group
+    # moves them to the others (Kafka group session timeout; the broker's minimum is 6 s).
+    session_timeout_s: float = Field(default=30.0, ge=6)
+    standby_replicas: int = Field(default=1, ge=0)
+    log_level: str = "info"
+
+    def topic(self, name: str) -> str:
+        """The cluster-wide name of a topic of schemas.topics."""
+        return f"{self.topic_prefix}{name}"

@@ -1,0 +1,47 @@
+"""Errors of the stream workers.
+
+    StreamsError
+    ├── RecordError            a record we cannot process: it goes to the dead-letter topic
+    │   ├── UnknownSourceError     no `source` header, or not "apple" / "app"
+    │   ├── InvalidBodyError       the body is not a valid notification of its source
+    │   └── KeyMismatchError       the record key is not the organization of the body
+    └── TopicSetupError        the worker could not create or check its topics
+
+`RecordError.reason` is the short text put in the `dead-letter-reason` header. Anything
+else an agent meets while handling a record is dead-lettered as "internal-error: <type>":
+the agent never raises (Faust would ack the record anyway and restart the agent).
+"""
+
+
+class StreamsError(Exception):
+    """Base of every error raised by the streams package."""
+
+
+class RecordError(StreamsError):
+    """One record cannot be processed; `reason` goes to the dead-letter-reason header."""
+
+    kind = "invalid-record"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+    @property
+    def reason(self) -> str:
+        return f"{self.kind}: {self.detail}"
+
+
+class UnknownSourceError(RecordError):
+    kind = "unknown-source"
+
+
+class InvalidBodyError(RecordError):
+    kind = "invalid-body"
+
+
+class KeyMismatchError(RecordError):
+    kind = "key-mismatch"
+
+
+class TopicSetupError(StreamsError):
+    """Topics are missing with the wrong partition count, or the admin client failed."""

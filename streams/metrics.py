@@ -1,0 +1,71 @@
+"""Prometheus metrics of a stream worker, served at GET /metrics on the worker's web port.
+
+Type labels are the modelled notification types, "other" for the rest: a sender cannot
+create label values (series) by inventing types.
+"""
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from schemas.topics import TOPIC_BY_TYPE
+
+registry = CollectorRegistry(auto_describe=True)
+
+events = Counter(
+    "switchboard_stream_events",
+    "First-seen notifications routed to their per-type topic and applied to the tables.",
+    ["type"],
+    registry=registry,
+)
+duplicates = Counter(
+    "switchboard_stream_duplicates",
+    "Repeats of an already seen (organization, id) with the same content, dropped.",
+    ["type"],
+    registry=registry,
+)
+conflicts = Counter(
+    "switchboard_stream_conflicts",
+    "Repeats of an (organization, id) with different content, sent to notifications.conflicts.",
+    ["type"],
+    registry=registry,
+)
+replays = Counter(
+    "switchboard_stream_replays",
+    "Records processed again after a crash or rebalance (same partition and offset).",
+    ["type"],
+    registry=registry,
+)
+dead_letters = Counter(
+    "switchboard_stream_dead_letters",
+    "Records sent to notifications.dead-letter, by reason kind.",
+    ["reason"],
+    registry=registry,
+)
+dead_letter_failures = Counter(
+    "switchboard_stream_dead_letter_failures",
+    "Records that could not even be sent to the dead-letter topic (see the error log).",
+    registry=registry,
+)
+expired = Counter(
+    "switchboard_stream_sightings_expired",
+    "Dedupe sightings deleted because they are older than the dedupe window.",
+    registry=registry,
+)
+table_keys = Gauge(
+    "switchboard_stream_table_keys",
+    "Keys held by this worker per table (RocksDB estimate).",
+    ["table"],
+    registry=registry,
+)
+ready = Gauge(
+    "switchboard_stream_ready", "1 when tables are recovered and events flow.", registry=registry
+)
+lag = Histogram(
+    "switchboard_stream_lag_seconds",
+    "From the gateway's received-at to the end of processing, first-seen notifications.",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+    registry=registry,
+)
+
+
+def type_label(notification_type: str) -> str:
+    return notification_type if notification_type in TOPIC_BY_TYPE else "other"

@@ -1,0 +1,145 @@
+"""The worker's Kafka producer: Faust's aiokafka producer, batched and made durable.
+
+Throughput. Producing one record through aiokafka's `send()` (a future per record) or
+through a Faust table's changelog (`send_soon`, a FutureMessage, callbacks, a RocksDB
+write per acknowledged record) costs more than everything else an event needs. The
+records of the agent (per-type topics, conflicts, dead letters) and of the tables'
+changelogs are therefore appended, synchronously, to one aiokafka BatchBuilder per
+topic-partition and shipped as whole batches (`send_batch`, one future per batch):
+when a batch is full, when the oldest open batch has waited `linger_s` (then all open
+batches go together, so that aiokafka packs them into one produce request), when
+`max_pending` records wait, and on flush.
+Batches of one topic-partition are shipped in order, one at a time (aiokafka waits for
+the previous batch of a partition to drain), so per-partition order is kept.
+
+Durability. Faust commits a source offset only after `producer.flush()` returned
+(faust/transport/consumer.py `_commit_offsets`). Here flush ships every open batch and
+waits for all of them, and for Faust's own buffer which its `flush()` may leave behind
+after 0.1 s without progress. Idempotence (acks=all) is enabled, which Faust only does
+in exactly-once mode. A batch that fails after aiokafka's retries makes every later
+flush raise: no offset is committed past it, the worker stops, the events are replayed.
+"""
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from faust.exceptions import ProducerSendError
+from faust.transport.drivers.aiokafka import Producer
+from faust.types.tuples import TP, RecordMetadata
+from mode import Service
+
+Delivered = Callable[[TP, int], None]  # (topic-partition, offset of its last record)
+
+
+class _OpenBatch:
+    __slots__ = ("builder", "callbacks", "since")
+
+    def __init__(self, builder: Any) -> None:
+        self.builder = builder
+        self.since = time.monotonic()
+        self.callbacks: set[Delivered] = set()  # one call per batch, not per record
+
+
+class BatchingProducer(Producer):
+    """Faust's aiokafka Producer with `append()`: batched, ordered, flushed before commits."""
+
+    linger_s = 0.05
+    max_pending = 20_000
+    _failure: BaseException | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._open: dict[TP, _OpenBatch] = {}
+        self._oldest = 0.0  # monotonic time of the oldest open batch, 0 when none
+        self._pending = 0
+        self._full: list[tuple[TP, _OpenBatch]] = []
+        self._shipping = asyncio.Lock()
+        self._in_flight: set[asyncio.Future[Any]] = set()
+
+    def _settings_extra(self) -> dict[str, Any]:
+        return {**super()._settings_extra(), "acks": "all", "enable_idempotence": True}
+
+    def append(
+        self,
+        topic: str,
+        partition: int,
+        key: bytes | None,
+        value: bytes | None,
+        headers: Sequence[tuple[str, bytes]] = (),
+        on_delivered: Delivered | None = None,
+    ) -> None:
+        """Queue one record; it is sent by the next ship() or flush(), never later."""
+        tp = TP(topic, partition)
+        batch = self._open.get(tp)
+        for _ in range(2):
+            if batch is None:
+                batch = self._open[tp] = _OpenBatch(self._ensure_producer().create_batch())
+                self._oldest = self._oldest or batch.since
+            if batch.builder.append(timestamp=None, key=key, value=value, headers=list(headers)):
+                if on_delivered is not None:
+                    batch.callbacks.add(on_delivered)
+                self._pending += 1
+                return
+            self._full.append((tp, self._open.pop(tp)))  # full: ship it, open another
+            batch = None
+        raise ProducerSendError(f"record for {topic} larger than a whole batch")
+
+    def has_due(self) -> bool:
+        return bool(
+            self._full
+            or self._pending >= self.max_pending
+            or (self._oldest and time.monotonic() - self._oldest >= self.linger_s)
+        )
+
+    async def ship(self, *, everything: bool = False) -> None:
+        """Hand full batches, and all open ones when due (or asked), to aiokafka, in order."""
+        async with self._shipping:
+            ready, self._full = self._full, []
+            if everything or self.has_due():
+                ready += list(self._open.items())
+                self._open.clear()
+                self._oldest, self._pending = 0.0, 0
+            aiokafka = self._ensure_producer()
+            for tp, batch in ready:
+                try:
+                    future = await aiokafka.send_batch(
+                        batch.builder, tp.topic, partition=tp.partition
+                    )
+                except Exception as exc:  # lost batch: stop committing, let the worker stop
+                    self._failure = exc
+                    raise
+                count = batch.builder.record_count()
+                self._in_flight.add(future)
+                future.add_done_callback(lambda f, b=batch, n=count: self._done(f, b, n))
+
+    def _done(
+        self, future: "asyncio.Future[RecordMetadata]", batch: _OpenBatch, count: int
+    ) -> None:
+        self._in_flight.discard(future)
+        if future.cancelled() or future.exception() is not None:
+            self._failure = future.exception() or asyncio.CancelledError()
+            return
+        meta = future.result()
+        for callback in batch.callbacks:
+            callback(TP(meta.topic, meta.partition), meta.offset + count - 1)
+
+    @Service.task
+    async def _ship_lingering(self) -> None:
+        while not self.should_stop:
+            await self.sleep(self.linger_s)
+            if self._producer is not None and self.has_due():
+                await self.ship()
+
+    async def flush(self) -> None:
+        if self._producer is not None:
+            await self.ship(everything=True)
+        # Faust's buffer flush gives up after 0.1 s without a send; loop until it is empty.
+        while self.buffer.size:
+            await self.buffer.flush()
+        await super().flush()
+        if self._in_flight:
+            await asyncio.wait(list(self._in_flight))
+        if self._failure is not None:
+            raise ProducerSendError(f"a batch was not delivered: {self._failure!r}")

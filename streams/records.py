@@ -1,0 +1,110 @@
+"""A raw-notifications record as the worker sees it, and its decoding into a Notification.
+
+The gateway's contract: value = the exact body the sender posted, key = the organization
+(uId, or tenantId for app notifications), headers from schemas.headers. The `source`
+header picks the parser; the key must be the organization the body names, otherwise the
+organization's updates would land in another organization's partition.
+"""
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from schemas import headers as h
+from schemas.app import AppNotification, parse_app
+from schemas.apple import AppleNotification, parse_apple
+from streams.errors import InvalidBodyError, KeyMismatchError, UnknownSourceError
+
+MAX_TIME_MS = 10**13  # year 2286: keeps time buckets to a fixed width (streams.dedupe)
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """One consumed record: bytes as read, its position, and what we derive from both."""
+
+    key: bytes | None
+    value: bytes
+    headers: tuple[tuple[str, bytes], ...]
+    topic: str
+    partition: int
+    offset: int
+    received_at_ms: int
+    sha256: str
+
+    @property
+    def position(self) -> str:
+        return f"{self.topic}/{self.partition}/{self.offset}"
+
+    def header(self, name: str) -> bytes | None:
+        return next((value for key, value in self.headers if key == name), None)
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    source: str  # schemas.headers.SOURCE_APPLE or SOURCE_APP
+    org: str  # uId, or tenantId for app notifications
+    id: str  # notificationId, or eventId
+    type: str  # notificationType, or eventType
+    body: AppleNotification | AppNotification
+
+
+def incoming(message: Any) -> Incoming:
+    """An Incoming from a Faust/aiokafka message (key, value, headers, tp, offset, ...)."""
+    value = message.value if message.value is not None else b""
+    raw_headers = message.headers or ()
+    pairs = raw_headers.items() if isinstance(raw_headers, Mapping) else raw_headers
+    record_headers = tuple((str(k), bytes(v or b"")) for k, v in pairs)
+    received = _header(record_headers, h.RECEIVED_AT)
+    try:
+        received_at_ms = int(received) if received is not None else 0
+    except ValueError:
+        received_at_ms = 0
+    if not 0 < received_at_ms < MAX_TIME_MS:  # no usable gateway time: the record's time
+        received_at_ms = int((message.timestamp or 0) * 1000)
+    return Incoming(
+        key=message.key,
+        value=value,
+        headers=record_headers,
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        received_at_ms=received_at_ms,
+        # Recomputed, not read from the header: conflicts are decided by it.
+        sha256=hashlib.sha256(value).hexdigest(),
+    )
+
+
+def decode(record: Incoming) -> Notification:
+    """The Notification in `record`, or a RecordError saying why it has none."""
+    source = (record.header(h.SOURCE) or b"").decode(errors="replace")
+    try:
+        if source == h.SOURCE_APPLE:
+            apple = parse_apple(record.value)
+            found = Notification(
+                source, apple.uId, apple.notificationId, apple.notificationType, apple
+            )
+        elif source == h.SOURCE_APP:
+            event = parse_app(record.value)
+            found = Notification(source, event.tenant_id, event.eventId, event.eventType, event)
+        else:
+            raise UnknownSourceError(f"source header {source!r} is not 'apple' or 'app'")
+    except ValidationError as exc:
+        raise InvalidBodyError(_first_error(exc)) from None
+    if record.key != found.org.encode():
+        raise KeyMismatchError(f"record key is not the organization {found.org!r} of the body")
+    return found
+
+
+def _header(headers: tuple[tuple[str, bytes], ...], name: str) -> bytes | None:
+    return next((value for key, value in headers if key == name), None)
+
+
+def _first_error(exc: ValidationError) -> str:
+    errors = exc.errors(include_url=False, include_input=False)
+    first = errors[0] if errors else {"loc": (), "msg": str(exc)}
+    where = ".".join(str(part) for part in first["loc"]) or "(body)"
+    more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{where}: {first['msg']}{more}"[:500]

@@ -1,0 +1,58 @@
+"""The worker's tables. Values are JSON objects (dicts); keys are built by streams.keys.
+
+A table is written only while an event of raw-notifications is processed, through
+streams.store, to the partition of that event: the partition of its organization
+(raw-notifications is keyed by uId / tenantId), hence one organization's updates all
+land in one changelog partition. Every value holds the `offset` of the last source
+event applied to it: see streams.updates.
+"""
+
+from typing import Any
+
+from faust.types import TableT
+
+from streams.app import app, settings
+
+Table = TableT[Any, Any]  # keys str, values dict: see the module docstring
+
+
+def _table(name: str, help: str) -> Table:
+    return app.Table(
+        name,
+        # bytes: the "raw" key codec. The router hashes the serialized key to find the
+        # worker holding it, and must hash b"<uId>" exactly as the producer of
+        # raw-notifications did (with str, the JSON codec would hash b'"<uId>"').
+        key_type=bytes,
+        partitions=settings.partitions,
+        help=help,
+    )
+
+
+seen_notifications = _table(
+    "seen_notifications",
+    "First sighting of each (source, organization, notification id): sha256, position, "
+    "time. Keys start with a time bucket so expiry deletes the oldest keys first.",
+)
+asset_counts = _table(
+    "asset_counts", "Asset count per (uId, adamId, pricingParam): the sum of countDelta."
+)
+assignments = _table(
+    "assignments",
+    "Serial numbers and clientUserIds assigned per (uId, adamId, pricingParam), last error.",
+)
+user_status = _table("user_status", "Status, email, inviteCode, idHash per (uId, clientUserId).")
+last_tests = _table("last_tests", "Last TEST_NOTIFICATION per uId.")
+tenant_urls = _table("tenant_urls", "tenantRestUrl, productUuid and eventId per app tenantId.")
+
+# The tables an update can name (streams.updates.Change.table) and the query views read.
+TABLES: dict[str, Table] = {
+    table.name: table
+    for table in (
+        seen_notifications,
+        asset_counts,
+        assignments,
+        user_status,
+        last_tests,
+        tenant_urls,
+    )
+}

@@ -1,0 +1,39 @@
+"""The topics the worker reads and writes; names come from schemas.topics, plus the prefix.
+
+Every record keeps its key (the organization), so a per-type topic has the same order per
+organization as raw-notifications. Values stay the original bytes: consumers parse them
+with the schemas models, there is no second encoding to keep in sync.
+"""
+
+from collections.abc import Sequence
+
+from schemas import topics as names
+from streams.app import app, settings
+
+Headers = Sequence[tuple[str, bytes]]
+
+raw_notifications_topic = app.topic(
+    settings.topic(names.RAW_NOTIFICATIONS),
+    key_type=bytes,
+    value_type=bytes,
+    key_serializer="raw",
+    value_serializer="raw",
+    partitions=settings.partitions,
+)
+
+
+def topics_to_create() -> list[str]:
+    """Every topic of schemas.topics, prefixed; the worker creates them before it starts."""
+    return [settings.topic(name) for name in names.ALL_TOPICS]
+
+
+def publish(topic: str, partition: int, key: bytes | None, value: bytes, headers: Headers) -> None:
+    """Queue a record for `topic` (a schemas.topics name, without prefix).
+
+    The partition is the source record's: the per-type topics are co-partitioned with
+    raw-notifications (same count, same key), so this is the partition the key hashes
+    to, and one organization stays in one partition end to end. Queued, not yet sent:
+    the producer ships it within milliseconds and always before the source offset is
+    committed (streams.producer), so it is on its topic before the event counts as done.
+    """
+    app.batching_producer.append(settings.topic(topic), partition, key, value, headers)

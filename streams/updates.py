@@ -1,0 +1,196 @@
+"""How a first-seen notification changes the tables: pure functions, value in, value out.
+
+Crash safety. Faust commits source offsets at-least-once, so after a crash a worker
+processes again the events since the last commit, and some of their updates may already
+be in the table (in the changelog, or in the local RocksDB). Every value therefore keeps
+the `offset` of the last source event applied to it. All updates of a key come from one
+source partition (the key starts with the organization), so offsets of one key only grow;
+an event at or below the stored offset is skipped: replaying it is a no-op.
+
+`changes_for` lists (table, key, update); `update(old)` returns the new value, or None
+when the event is already applied. An event touching one key twice (three serial numbers
+of one asset) yields one update for that key, so the offset check cannot skip half of it.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from schemas.app import TenantRestUrlChangeNotification
+from schemas.apple import (
+    AssetCountEnvelope,
+    AssetManagementEnvelope,
+    Assignment,
+    ManagedUser,
+    TestEnvelope,
+    UserAssociatedEnvelope,
+    UserManagementEnvelope,
+)
+from streams.keys import table_key
+from streams.records import Notification
+
+Value = dict[str, Any]
+Update = Callable[[Value | None], Value | None]
+
+ADD, REMOVE = "ASSOCIATE", ("DISASSOCIATE", "REVOKE")
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    table: str  # a name in streams.tables.TABLES
+    key: str
+    update: Update
+
+
+def applied(old: Value | None, offset: int) -> bool:
+    return old is not None and int(old.get("offset", -1)) >= offset
+
+
+def add_count(
+    old: Value | None, uid: str, adam_id: str, pricing: str, delta: int, offset: int
+) -> Value | None:
+    if applied(old, offset):
+        return None
+    count = int(old["count"]) if old else 0
+    return {
+        "uId": uid,
+        "adamId": adam_id,
+        "pricingParam": pricing,
+        "count": count + delta,
+        "offset": offset,
+    }
+
+
+def apply_assignments(
+    old: Value | None, env: AssetManagementEnvelope, held: list[Assignment], offset: int, at_ms: int
+) -> Value | None:
+    if applied(old, offset):
+        return None
+    first = held[0]
+    new: Value = {
+        "uId": env.uId,
+        "adamId": first.adamId,
+        "pricingParam": first.pricingParam,
+        "serialNumbers": list(old["serialNumbers"]) if old else [],
+        "clientUserIds": list(old["clientUserIds"]) if old else [],
+        "lastError": old.get("lastError") if old else None,
+        "offset": offset,
+    }
+    n = env.notification
+    if not n.succeeded:
+        error = n.error
+        new["lastError"] = {
+            "notificationId": env.notificationId,
+            "eventId": n.eventId,
+            "type": n.type,
+            "result": n.result,
+            "errorMessage": error.errorMessage if error else None,
+            "errorNumber": error.errorNumber if error else None,
+            "at": at_ms,
+        }
+    elif n.type == ADD or n.type in REMOVE:
+        serials = {a.serialNumber for a in held if a.serialNumber is not None}
+        users = {a.clientUserId for a in held if a.clientUserId is not None}
+        combine = set.union if n.type == ADD else set.difference
+        new["serialNumbers"] = sorted(combine(set(new["serialNumbers"]), serials))
+        new["clientUserIds"] = sorted(combine(set(new["clientUserIds"]), users))
+    return new
+
+
+def apply_user(
+    old: Value | None,
+    uid: str,
+    user: ManagedUser,
+    default_status: str | None,
+    offset: int,
+    at_ms: int,
+) -> Value | None:
+    """Fields the notification leaves out keep their previous value."""
+    if applied(old, offset):
+        return None
+    new: Value = dict(old) if old else {"uId": uid, "clientUserId": user.clientUserId}
+    for field in ("email", "inviteCode", "idHash"):
+        value = getattr(user, field)
+        new[field] = value if value is not None else new.get(field)
+    new["status"] = user.status or default_status or new.get("status")
+    new.update(updatedAt=at_ms, offset=offset)
+    return new
+
+
+def replace(value: Value, offset: int) -> Update:
+    """An update that sets `value` (with its offset) unless the event is already applied."""
+    return lambda old: None if applied(old, offset) else {**value, "offset": offset}
+
+
+def changes_for(n: Notification, offset: int, at_ms: int) -> list[Change]:
+    body = n.body
+    if isinstance(body, AssetCountEnvelope):
+        c = body.notification
+        key = table_key(body.uId, c.adamId, c.pricingParam)
+        return [
+            Change(
+                "asset_counts",
+                key,
+                lambda old: add_count(
+                    old, body.uId, c.adamId, c.pricingParam, c.countDelta, offset
+                ),
+            )
+        ]
+    if isinstance(body, AssetManagementEnvelope):
+        return _assignment_changes(body, offset, at_ms)
+    if isinstance(body, UserManagementEnvelope | UserAssociatedEnvelope):
+        return _user_changes(body, offset, at_ms)
+    if isinstance(body, TestEnvelope):
+        value = {"uId": body.uId, "notificationId": body.notificationId, "receivedAt": at_ms}
+        return [Change("last_tests", table_key(body.uId), replace(value, offset))]
+    if isinstance(body, TenantRestUrlChangeNotification):
+        data = body.data.notificationData
+        value = {
+            "tenantId": data.tenantId,
+            "tenantRestUrl": data.tenantRestUrl,
+            "productUuid": data.productUuid,
+            "eventId": body.eventId,
+            "updatedAt": at_ms,
+        }
+        return [Change("tenant_urls", table_key(data.tenantId), replace(value, offset))]
+    return []  # a type we do not model yet: routed to notifications.other only
+
+
+def _assignment_changes(env: AssetManagementEnvelope, offset: int, at_ms: int) -> list[Change]:
+    by_asset: dict[str, list[Assignment]] = {}
+    for a in env.notification.assignments:
+        by_asset.setdefault(table_key(env.uId, a.adamId, a.pricingParam), []).append(a)
+    return [
+        Change(
+            "assignments",
+            key,
+            partial(apply_assignments, env=env, held=held, offset=offset, at_ms=at_ms),
+        )
+        for key, held in by_asset.items()
+    ]
+
+
+def _user_changes(
+    env: UserManagementEnvelope | UserAssociatedEnvelope, offset: int, at_ms: int
+) -> list[Change]:
+    if isinstance(env, UserManagementEnvelope):
+        if not env.notification.succeeded:
+            return []
+        users, default = (
+            env.notification.users,
+            "Retired" if env.notification.type == "RETIRE" else None,
+        )
+    else:
+        users, default = env.notification.associatedUsers, "Associated"
+    last = {u.clientUserId: u for u in users}  # one update per user: the last entry wins
+    return [
+        Change(
+            "user_status",
+            table_key(env.uId, cid),
+            partial(
+                apply_user, uid=env.uId, user=u, default_status=default, offset=offset, at_ms=at_ms
+            ),
+        )
+        for cid, u in last.items()
+    ]

@@ -1,0 +1,96 @@
+"""`switchboard worker`: create the topics, then run the Faust worker until SIGTERM.
+
+Topics are created before the worker starts because a Faust worker never consumes a topic
+that did not exist when it subscribed. raw-notifications, the per-type topics and the
+table changelogs get the same partition count (co-partitioning: a table update and the
+event that caused it share a partition number); an existing topic with another count is
+refused rather than silently breaking that.
+"""
+
+import asyncio
+import logging
+import sys
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from streams.config import WorkerSettings
+from streams.errors import TopicSetupError
+
+log = logging.getLogger(__name__)
+TOPIC_ALREADY_EXISTS = 36
+
+
+def planned_topics(settings: WorkerSettings, changelogs: list[str]) -> list[NewTopic]:
+    from streams.topics import topics_to_create
+
+    plain = [
+        NewTopic(name, settings.partitions, settings.replication) for name in topics_to_create()
+    ]
+    compacted = [
+        NewTopic(
+            name,
+            settings.partitions,
+            settings.replication,
+            topic_configs={"cleanup.policy": "compact"},
+        )
+        for name in changelogs
+    ]
+    return plain + compacted
+
+
+async def ensure_topics(settings: WorkerSettings, topics: list[NewTopic]) -> None:
+    """Create missing topics; idempotent, and safe when several workers start together."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [t for t in topics if t.name not in existing]
+        if missing:
+            response = await admin.create_topics(missing)
+            for name, code, *message in response.topic_errors:
+                if code not in (0, TOPIC_ALREADY_EXISTS):
+                    raise TopicSetupError(f"cannot create topic {name}: error {code} {message}")
+        described = await admin.describe_topics([t.name for t in topics])
+    finally:
+        await admin.close()
+    wrong = {
+        d["topic"]: len(d["partitions"])
+        for d in described
+        if len(d["partitions"]) != settings.partitions
+    }
+    if wrong:
+        raise TopicSetupError(f"topics must have {settings.partitions} partitions: {wrong}")
+
+
+def faust_argv(settings: WorkerSettings, argv: list[str]) -> list[str]:
+    return [
+        "switchboard-worker",
+        "worker",
+        "--loglevel",
+        settings.log_level,
+        "--web-host",
+        settings.web_host,
+        "--web-port",
+        str(settings.web_port),
+        *argv,
+    ]
+
+
+def run(argv: list[str] | None = None) -> None:
+    """Start one worker; extra `argv` go to `faust worker` (e.g. --web-port 6067)."""
+    import mode.loop
+
+    # Faust reads --loop when `faust` is first imported, which has happened by now.
+    mode.loop.use("uvloop")
+    from streams import access, agents, probes, views  # noqa: F401 - register on the app
+    from streams.app import app, settings
+    from streams.tables import TABLES
+
+    if settings.tenants_file is None:
+        sys.exit("SWITCHBOARD_TENANTS_FILE is required: the query views check its tokens")
+    access.registry()  # a broken tenants file stops the worker here, not at a query
+    changelogs = [table.changelog_topic.get_topic_name() for table in TABLES.values()]
+    asyncio.run(ensure_topics(settings, planned_topics(settings, changelogs)))
+    log.info("topics ready", extra={"fields": {"prefix": settings.topic_prefix}})
+    sys.argv = faust_argv(settings, list(argv or []))
+    app.main()

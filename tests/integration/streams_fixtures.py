@@ -1,0 +1,256 @@
+"""Real stream workers for integration tests and bench/streams_bench.py.
+
+A `WorkerGroup` is one Faust app (its own topic prefix, consumer group, tenants file);
+each `WorkerProcess` of it is `python -m streams` with its own data dir and web port,
+started as a subprocess, waited on through GET /readyz (never a sleep), stopped with
+SIGTERM then SIGKILL after a timeout. Tests stop every process in a finally.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from switchboard.localkafka import free_port
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLES_DIR = REPO / "tests" / "fixtures" / "examples"
+TOKEN = "integration-token"
+OTHER_TOKEN = "other-tenant-token"
+Record = tuple[bytes | None, bytes, list[tuple[str, bytes]]]
+
+
+def example_bytes(name: str) -> bytes:
+    return (EXAMPLES_DIR / f"{name}.json").read_bytes()
+
+
+def gateway_headers(source: str, received_at_ms: int | None = None) -> list[tuple[str, bytes]]:
+    """The headers the gateway sets on raw-notifications (schemas.headers)."""
+    at = received_at_ms if received_at_ms is not None else int(time.time() * 1000)
+    return [
+        ("tenant", b"integration"),
+        ("source", source.encode()),
+        ("received-at", str(at).encode()),
+        ("request-id", uuid.uuid4().hex.encode()),
+    ]
+
+
+def write_tenants_file(path: Path, uids: Iterable[str], tenant_ids: Iterable[str]) -> Path:
+    sha, other = (hashlib.sha256(t.encode()).hexdigest() for t in (TOKEN, OTHER_TOKEN))
+    path.write_text(
+        json.dumps(
+            {
+                "tenants": [
+                    {
+                        "id": "integration",
+                        "token_sha256": [sha],
+                        "uids": sorted(uids),
+                        "tenant_ids": sorted(tenant_ids),
+                    },
+                    {"id": "other", "token_sha256": [other], "uids": ["0"]},
+                ]
+            }
+        ),
+        encoding="utf-8",
+    )  # JSON is YAML
+    return path
+
+
+@dataclass
+class WorkerProcess:
+    name: str
+    env: dict[str, str]
+    port: int
+    log_path: Path
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        assert self.proc is None or self.proc.poll() is not None, "already running"
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "streams"], cwd=REPO, env=self.env, stdout=log, stderr=log
+        )
+
+    def wait_ready(self, timeout: float = 90.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited {self.proc.returncode}: {self.tail()}")
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise TimeoutError(f"{self.name} not ready after {timeout}s: {self.tail()}")
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+    def tail(self, lines: int = 40) -> str:
+        text = self.log_path.read_text(encoding="utf-8", errors="replace")
+        return "\n".join(text.splitlines()[-lines:])
+
+
+@dataclass
+class WorkerGroup:
+    """One app (prefix, group, tenants file) and its worker processes."""
+
+    bootstrap: str
+    home: Path
+    uids: Sequence[str] = ()
+    tenant_ids: Sequence[str] = ()
+    partitions: int = 8
+    extra_env: dict[str, str] = field(default_factory=dict)
+    name: str = field(default_factory=lambda: f"it{uuid.uuid4().hex[:8]}")
+    workers: list[WorkerProcess] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.tenants_file = write_tenants_file(
+            self.home / "tenants.yaml", self.uids, self.tenant_ids
+        )
+
+    def topic(self, name: str) -> str:
+        return f"{self.name}.{name}"
+
+    def add_worker(self) -> WorkerProcess:
+        index, port = len(self.workers), free_port()
+        env = {
+            **os.environ,
+            "SWITCHBOARD_KAFKA_BOOTSTRAP": self.bootstrap,
+            "SWITCHBOARD_APP_ID": self.name,
+            "SWITCHBOARD_TOPIC_PREFIX": f"{self.name}.",
+            "SWITCHBOARD_PARTITIONS": str(self.partitions),
+            "SWITCHBOARD_DATA_DIR": str(self.home / f"data-{index}"),
+            "SWITCHBOARD_WEB_PORT": str(port),
+            "SWITCHBOARD_TENANTS_FILE": str(self.tenants_file),
+            "SWITCHBOARD_SESSION_TIMEOUT_S": "8",
+            **self.extra_env,
+        }
+        worker = WorkerProcess(
+            f"{self.name}-w{index}", env, port, self.home / f"worker-{index}.log"
+        )
+        self.workers.append(worker)
+        return worker
+
+    def start(self, count: int) -> list[WorkerProcess]:
+        started = [self.add_worker() for _ in range(count)]
+        for worker in started:
+            worker.start()
+        self.wait_ready()
+        return started
+
+    def wait_ready(self, timeout: float = 120.0) -> None:
+        for worker in self.workers:
+            if worker.proc is not None and worker.proc.poll() is None:
+                worker.wait_ready(timeout)
+
+    def stop(self) -> None:
+        for worker in self.workers:
+            worker.stop()
+
+
+async def produce(bootstrap: str, topic: str, records: Sequence[Record]) -> list[Any]:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    await producer.start()
+    try:
+        futures = [await producer.send(topic, v, key=k, headers=h) for k, v, h in records]
+        return list(await asyncio.gather(*futures))
+    finally:
+        await producer.stop()
+
+
+async def consume(
+    bootstrap: str, topic: str, *, idle_s: float = 2.0, limit_s: float = 60.0, at_least: int = 0
+) -> list[Any]:
+    """Every record of `topic`, read until `at_least` arrived and then `idle_s` of silence."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=None,
+    )
+    await consumer.start()
+    got: list[Any] = []
+    try:
+        deadline, idle_since = time.monotonic() + limit_s, time.monotonic()
+        while time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=200)
+            records = [r for part in batch.values() for r in part]
+            got.extend(records)
+            if records:
+                idle_since = time.monotonic()
+            elif len(got) >= at_least and time.monotonic() - idle_since >= idle_s:
+                break
+    finally:
+        await consumer.stop()
+    return got
+
+
+async def lag(bootstrap: str, group: str, topic: str, partitions: int = 8) -> int:
+    """Records of `topic` the consumer group has not committed yet."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await admin.start()
+    await consumer.start()
+    try:
+        committed = await admin.list_consumer_group_offsets(group)
+        ends = await consumer.end_offsets([TopicPartition(topic, p) for p in range(partitions)])
+    finally:
+        await consumer.stop()
+        await admin.close()
+    done = {tp: meta.offset for tp, meta in committed.items() if tp.topic == topic}
+    return sum(end - max(done.get(tp, 0), 0) for tp, end in ends.items())
+
+
+async def wait_caught_up(
+    bootstrap: str, group: str, topic: str, partitions: int = 8, limit_s: float = 120.0
+) -> None:
+    """Until the group has committed every record of `topic` (so all of them are applied)."""
+    deadline = time.monotonic() + limit_s
+    remaining = -1
+    while time.monotonic() < deadline:
+        remaining = await lag(bootstrap, group, topic, partitions)
+        if remaining == 0:
+            return
+        await asyncio.sleep(0.5)
+    raise TimeoutError(f"group {group} still {remaining} records behind on {topic}")
+
+
+def query(url: str, token: str | None = TOKEN) -> tuple[int, Any]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    response = httpx.get(url, headers=headers, timeout=10)
+    return response.status_code, response.json()

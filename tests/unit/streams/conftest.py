@@ -1,0 +1,160 @@
+"""Unit-test setup for streams: memory store, a tenants file, produced records recorded.
+
+streams.app reads its settings when it is imported, so the environment is set around
+that import here, and put back right after: other packages' tests share the process.
+"""
+
+import hashlib
+import os
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+TOKENS = {"acme": "acme-token", "globex": "globex-token"}
+ACME_UID, ACME_TENANT_ID, GLOBEX_UID = "2049025000431439", "312022", "777"
+_TENANTS = f"""
+tenants:
+  - id: acme
+    token_sha256: ["{hashlib.sha256(b"acme-token").hexdigest()}"]
+    uids: ["{ACME_UID}", "1000"]
+    tenant_ids: ["{ACME_TENANT_ID}"]
+  - id: globex
+    token_sha256: ["{hashlib.sha256(b"globex-token").hexdigest()}"]
+    uids: ["{GLOBEX_UID}"]
+"""
+_tenants_file = Path(tempfile.mkdtemp(prefix="streams-unit-")) / "tenants.yaml"
+_tenants_file.write_text(_TENANTS, encoding="utf-8")
+_ENV = {
+    "SWITCHBOARD_STORE": "memory://",
+    "SWITCHBOARD_TENANTS_FILE": str(_tenants_file),
+    "SWITCHBOARD_DATA_DIR": str(_tenants_file.parent / "data"),
+    "SWITCHBOARD_TOPIC_PREFIX": "",
+    "SWITCHBOARD_APP_ID": "switchboard",
+    "SWITCHBOARD_PARTITIONS": "8",
+    "SWITCHBOARD_DEDUPE_WINDOW_S": "3600",
+}
+_saved = {name: os.environ.get(name) for name in _ENV}
+os.environ.update(_ENV)
+try:
+    from streams import agents
+    from streams.app import app
+    from streams.tables import TABLES
+finally:
+    for _name, _value in _saved.items():
+        if _value is None:
+            os.environ.pop(_name, None)
+        else:
+            os.environ[_name] = _value
+
+
+@dataclass
+class Published:
+    topic: str
+    partition: int
+    key: bytes | None
+    value: bytes | None
+    headers: list[tuple[str, bytes]]
+
+    def header(self, name: str) -> bytes | None:
+        return dict(self.headers).get(name)
+
+
+@pytest.fixture(autouse=True)
+def clean_tables() -> Iterator[None]:
+    app.finalize()
+    app.flow_control.resume()
+    for table in TABLES.values():
+        table.data.data.clear()  # type: ignore[attr-defined]
+    agents.deduper._clean_below.clear()
+    agents.deduper._resume.clear()
+    yield
+
+
+class Recorder:
+    """Stands in for BatchingProducer.append: keeps every record the worker produces."""
+
+    def __init__(self) -> None:
+        self.records: list[Published] = []
+
+    def append(
+        self,
+        topic: str,
+        partition: int,
+        key: bytes | None,
+        value: bytes | None,
+        headers: Any = (),
+        on_delivered: Any = None,
+    ) -> None:
+        self.records.append(Published(topic, partition, key, value, list(headers)))
+
+    @property
+    def routed(self) -> list[Published]:
+        """Records for the schemas.topics topics (changelog records left out)."""
+        return [r for r in self.records if not r.topic.endswith("-changelog")]
+
+    def to(self, topic: str) -> list[Published]:
+        return [r for r in self.records if r.topic == topic]
+
+
+@pytest.fixture
+def produced(monkeypatch: pytest.MonkeyPatch) -> Recorder:
+    recorder = Recorder()
+    monkeypatch.setattr(app.producer, "append", recorder.append)
+    return recorder
+
+
+@pytest.fixture
+async def agent(produced: Recorder) -> AsyncIterator[Any]:
+    """route_notifications under Faust's test context (memory store, no broker)."""
+    async with agents.route_notifications.test_context() as test_agent:
+        yield test_agent
+
+
+EXAMPLES_DIR = Path(__file__).parents[2] / "fixtures" / "examples"
+
+
+def example_bytes(name: str) -> bytes:
+    return (EXAMPLES_DIR / f"{name}.json").read_bytes()
+
+
+def gateway_headers(
+    source: str, received_at_ms: int, tenant: str = "acme"
+) -> list[tuple[str, bytes]]:
+    return [
+        ("tenant", tenant.encode()),
+        ("source", source.encode()),
+        ("received-at", str(received_at_ms).encode()),
+        ("request-id", b"req-1"),
+    ]
+
+
+@pytest.fixture
+def send(agent: Any) -> Any:
+    """send(body, key=..., source="apple", at=ms, partition=0, offset=None) -> the event."""
+    clock = {"now": 1_700_000_000_000}
+
+    async def _send(
+        body: bytes,
+        *,
+        key: str | bytes | None = ACME_UID,
+        source: str = "apple",
+        at: int | None = None,
+        partition: int = 0,
+        offset: int | None = None,
+        headers: list[tuple[str, bytes]] | None = None,
+    ) -> Any:
+        clock["now"] += 1000
+        if offset is not None:
+            agent.sent_offset = offset
+        return await agent.put(
+            body,
+            key=key.encode() if isinstance(key, str) else key,
+            partition=partition,
+            headers=headers if headers is not None else gateway_headers(source, at or clock["now"]),
+        )
+
+    return _send

@@ -1,0 +1,223 @@
+"""route_notifications under Faust's test context: routing, dedupe, conflicts, dead letters."""
+
+import json
+from typing import Any
+
+import pytest
+
+from schemas import headers as h
+from streams import agents, metrics
+from streams.keys import table_key
+from streams.tables import asset_counts, assignments, last_tests, tenant_urls, user_status
+from tests.unit.streams.conftest import (
+    ACME_TENANT_ID,
+    ACME_UID,
+    Recorder,
+    example_bytes,
+    gateway_headers,
+)
+
+EXAMPLES = {  # example -> (source, key, per-type topic)
+    "apple_test_notification": ("apple", ACME_UID, "notifications.test"),
+    "apple_asset_count": ("apple", ACME_UID, "notifications.asset-count"),
+    "apple_asset_management_associate": ("apple", ACME_UID, "notifications.asset-management"),
+    "apple_asset_management_disassociate": ("apple", ACME_UID, "notifications.asset-management"),
+    "apple_asset_management_revoke": ("apple", ACME_UID, "notifications.asset-management"),
+    "apple_user_management_create": ("apple", ACME_UID, "notifications.user-management"),
+    "apple_user_management_update": ("apple", ACME_UID, "notifications.user-management"),
+    "apple_user_management_retire": ("apple", ACME_UID, "notifications.user-management"),
+    "apple_user_associated": ("apple", ACME_UID, "notifications.user-associated"),
+    "app_tenant_rest_url_change": ("app", ACME_TENANT_ID, "notifications.tenant-rest-url-change"),
+}
+
+
+def count(counter: Any, label: str) -> float:
+    return float(counter.labels(label)._value.get())
+
+
+def table_value(table: Any, key: str) -> Any:
+    return table.data.data.get(key)
+
+
+@pytest.mark.parametrize("example", sorted(EXAMPLES))
+async def test_each_example_sent_three_times_is_routed_once(
+    example: str, send: Any, produced: Recorder
+) -> None:
+    source, key, topic = EXAMPLES[example]
+    for _ in range(3):
+        await send(example_bytes(example), key=key, source=source)
+    assert [(r.topic, r.key, r.value) for r in produced.routed] == [
+        (topic, key.encode(), example_bytes(example))
+    ]
+    assert produced.routed[0].header(h.SOURCE) == source.encode()
+    assert produced.routed[0].header(h.REQUEST_ID) == b"req-1"
+
+
+async def test_examples_land_in_the_tables(send: Any) -> None:
+    for example, (source, key, _) in EXAMPLES.items():
+        if "user_management" not in example:  # those three share one notificationId
+            await send(example_bytes(example), key=key, source=source)
+    assert table_value(asset_counts, table_key(ACME_UID, "408709785", "STDQ"))["count"] == -12
+    held = table_value(assignments, table_key(ACME_UID, "408709785", "STDQ"))
+    assert len(held["serialNumbers"]) == 3 and held["clientUserIds"] == []
+    assert table_value(user_status, table_key(ACME_UID, "client-100"))["status"] == "Associated"
+    assert table_value(last_tests, table_key(ACME_UID))["notificationId"].startswith("792e327f")
+    assert table_value(tenant_urls, table_key(ACME_TENANT_ID))["tenantRestUrl"] == (
+        "http://www.tru1.com/test"
+    )
+
+
+async def test_duplicates_are_counted_by_type(send: Any) -> None:
+    before = count(metrics.duplicates, "ASSET_COUNT")
+    for _ in range(3):
+        await send(example_bytes("apple_asset_count"))
+    assert count(metrics.duplicates, "ASSET_COUNT") == before + 2
+    assert table_value(asset_counts, table_key(ACME_UID, "408709785", "STDQ"))["count"] == -12
+
+
+async def test_same_id_with_other_content_goes_to_conflicts_with_both_hashes(
+    send: Any, produced: Recorder
+) -> None:
+    before = count(metrics.conflicts, "USER_MANAGEMENT")
+    create = await send(example_bytes("apple_user_management_create"))
+    update = await send(example_bytes("apple_user_management_update"))  # same notificationId
+    conflict = produced.to("notifications.conflicts")
+    assert len(conflict) == 1 and conflict[0].value == example_bytes("apple_user_management_update")
+    assert conflict[0].header(h.CONFLICT_FIRST_SHA256) == _sha(create).encode()
+    assert conflict[0].header(h.CONTENT_SHA256) == _sha(update).encode()
+    assert count(metrics.conflicts, "USER_MANAGEMENT") == before + 1
+    assert table_value(user_status, table_key(ACME_UID, "client-100"))["status"] == "Registered"
+
+
+def _sha(event: Any) -> str:
+    import hashlib
+
+    return hashlib.sha256(event.message.value).hexdigest()
+
+
+async def test_unknown_type_goes_to_other_and_changes_no_table(
+    send: Any, produced: Recorder
+) -> None:
+    body = {
+        "notification": {"count": 4},
+        "notificationId": "s-1",
+        "uId": ACME_UID,
+        "notificationType": "SUBSCRIPTION_COUNT",
+    }
+    await send(json.dumps(body).encode())
+    assert [r.topic for r in produced.records] == [
+        "notifications.other",
+        "switchboard-seen_notifications-changelog",
+    ]
+    assert count(metrics.events, "other") >= 1
+
+
+@pytest.mark.parametrize(
+    ("body", "key", "headers", "reason"),
+    [
+        (b"garbage", ACME_UID, None, b"invalid-body: (body)"),
+        (example_bytes("apple_envelope"), ACME_UID, None, b"invalid-body: notification"),
+        (example_bytes("apple_asset_count"), "999", None, b"key-mismatch: "),
+        (example_bytes("apple_asset_count"), ACME_UID, [("received-at", b"1")], b"unknown-source"),
+    ],
+)
+async def test_bad_records_go_to_the_dead_letter_topic_with_a_reason(
+    body: bytes, key: str, headers: Any, reason: bytes, send: Any, produced: Recorder
+) -> None:
+    event = await send(body, key=key, headers=headers, partition=5)
+    [dead] = produced.records
+    assert (dead.topic, dead.partition, dead.key, dead.value) == (
+        "notifications.dead-letter",
+        5,
+        key.encode(),
+        body,
+    )
+    assert dead.header(h.DEAD_LETTER_REASON).startswith(reason)  # type: ignore[union-attr]
+    position = f"{event.message.topic}/5/{event.message.offset}".encode()
+    assert dead.header(h.DEAD_LETTER_SOURCE) == position
+    original = headers if headers is not None else gateway_headers("apple", 0)
+    assert [k for k, _ in dead.headers[: len(original)]] == [k for k, _ in original]
+
+
+async def test_a_record_that_breaks_the_handler_is_dead_lettered_and_the_agent_goes_on(
+    send: Any, produced: Recorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: Any) -> Any:
+        raise ZeroDivisionError("boom")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(agents, "changes_for", broken)
+        await send(example_bytes("apple_asset_count"))
+    await send(example_bytes("apple_test_notification"))
+    topics = [r.topic for r in produced.routed]
+    assert topics == ["notifications.dead-letter", "notifications.test"]
+    reason = produced.to("notifications.dead-letter")[0].header(h.DEAD_LETTER_REASON)
+    assert reason == b"internal-error: ZeroDivisionError: boom"
+
+
+async def test_a_failing_dead_letter_send_does_not_stop_the_agent(
+    send: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("producer closed")
+
+    before = metrics.dead_letter_failures._value.get()
+    monkeypatch.setattr(agents, "publish", refuse)
+    await send(b"garbage")
+    await send(b"garbage")
+    assert metrics.dead_letter_failures._value.get() == before + 2
+
+
+async def test_a_replayed_record_is_forwarded_again_but_applied_once(
+    send: Any, produced: Recorder, agent: Any
+) -> None:
+    body = example_bytes("apple_asset_count")
+    first = await send(body, offset=10, at=1_700_000_000_000)
+    await send(body, offset=10, at=1_700_000_000_000)  # the same record after a crash
+    await send(body, offset=11, at=1_700_000_060_000)  # Apple's retry
+    routed = [r.topic for r in produced.routed]
+    assert routed == ["notifications.asset-count", "notifications.asset-count"]
+    value = table_value(asset_counts, table_key(ACME_UID, "408709785", "STDQ"))
+    assert value == {
+        "uId": ACME_UID,
+        "adamId": "408709785",
+        "pricingParam": "STDQ",
+        "count": -12,
+        "offset": first.message.offset,
+    }
+
+
+async def test_a_repeat_after_the_window_is_a_new_notification(send: Any) -> None:
+    body = example_bytes("apple_asset_count")
+    await send(body, at=1_700_000_000_000)
+    await send(body, at=1_700_000_000_000 + 3_600_001)
+    assert table_value(asset_counts, table_key(ACME_UID, "408709785", "STDQ"))["count"] == -24
+
+
+async def test_outputs_and_table_updates_keep_the_partition_of_the_event(
+    send: Any, produced: Recorder
+) -> None:
+    await send(example_bytes("apple_asset_management_associate"), partition=6)
+    assert {r.partition for r in produced.records} == {6}
+    assert {r.topic for r in produced.records} == {
+        "notifications.asset-management",
+        "switchboard-assignments-changelog",
+        "switchboard-seen_notifications-changelog",
+    }
+
+
+async def test_old_sightings_expire_while_events_flow(send: Any, produced: Recorder) -> None:
+    for i in range(3):
+        body = json.dumps(
+            {
+                "notification": {},
+                "notificationId": f"t-{i}",
+                "uId": ACME_UID,
+                "notificationType": "TEST_NOTIFICATION",
+            }
+        ).encode()
+        await send(body, at=1_700_000_000_000 + i)
+    await send(example_bytes("apple_asset_count"), at=1_700_000_000_000 + 3 * 3_600_000)
+    tombstones = [r for r in produced.records if r.value is None]
+    assert len(tombstones) == 3
+    assert all(r.topic == "switchboard-seen_notifications-changelog" for r in tombstones)

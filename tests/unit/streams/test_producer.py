@@ -1,0 +1,133 @@
+"""BatchingProducer: batches per partition, in order, flushed completely, failures stop commits."""
+
+import asyncio
+from typing import Any
+
+import pytest
+from aiokafka.producer.message_accumulator import BatchBuilder
+from aiokafka.structs import RecordMetadata
+from faust.exceptions import ProducerSendError
+
+from streams.app import app
+from streams.producer import BatchingProducer
+
+
+class FakeAiokafka:
+    """create_batch / send_batch / flush of AIOKafkaProducer, acknowledging on demand."""
+
+    def __init__(self, batch_size: int = 16384) -> None:
+        self.batch_size = batch_size
+        self.sent: list[tuple[str, int, int]] = []
+        self.futures: list[asyncio.Future[Any]] = []
+        self.offsets: dict[tuple[str, int], int] = {}
+
+    def create_batch(self) -> BatchBuilder:
+        return BatchBuilder(self.batch_size, 0)
+
+    async def send_batch(self, batch: BatchBuilder, topic: str, *, partition: int) -> Any:
+        self.sent.append((topic, partition, batch.record_count()))
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self.futures.append(future)
+        return future
+
+    def ack_all(self, error: Exception | None = None) -> None:
+        for (topic, partition, count), future in zip(self.sent, self.futures, strict=True):
+            if future.done():
+                continue
+            if error is not None:
+                future.set_exception(error)
+                continue
+            base = self.offsets.get((topic, partition), 0)
+            self.offsets[(topic, partition)] = base + count
+            future.set_result(RecordMetadata(topic, partition, None, base, -1, 0, 0))
+
+    async def flush(self) -> None:
+        self.ack_all()
+
+
+@pytest.fixture
+def producer() -> tuple[BatchingProducer, FakeAiokafka]:
+    made = BatchingProducer(app.transport)
+    fake = FakeAiokafka()
+    made._producer = fake
+    return made, fake
+
+
+def test_idempotence_and_acks_all_are_always_on(producer: Any) -> None:
+    made, _ = producer
+    assert made._settings_extra() == {"acks": "all", "enable_idempotence": True}
+
+
+async def test_records_wait_for_linger_then_ship_together(producer: Any) -> None:
+    made, fake = producer
+    made.append("a", 0, b"k", b"1")
+    made.append("a", 0, b"k", b"2")
+    made.append("b", 3, b"k", None)
+    assert not made.has_due()
+    await made.ship()
+    assert fake.sent == []
+    made._oldest -= made.linger_s
+    assert made.has_due()
+    await made.ship()
+    assert fake.sent == [("a", 0, 2), ("b", 3, 1)]
+    assert not made.has_due()
+
+
+async def test_a_full_batch_ships_first_and_order_is_kept(producer: Any) -> None:
+    made, fake = producer
+    fake.batch_size = 200
+    for i in range(8):
+        made.append("t", 1, b"key", b"v" * 40 + str(i).encode())
+    assert made.has_due()  # a batch filled up
+    await made.flush()
+    assert [s[:2] for s in fake.sent] == [("t", 1)] * len(fake.sent)
+    assert len(fake.sent) > 1 and sum(s[2] for s in fake.sent) == 8
+
+
+async def test_delivery_callbacks_get_the_last_offset_once_per_batch(producer: Any) -> None:
+    made, _fake = producer
+    seen: list[tuple[Any, int]] = []
+
+    def delivered(tp: Any, offset: int) -> None:
+        seen.append((tp, offset))
+
+    for _ in range(3):
+        made.append("c", 2, b"k", b"v", on_delivered=delivered)
+    await made.flush()
+    assert [(tp.topic, tp.partition, off) for tp, off in seen] == [("c", 2, 2)]
+
+
+async def test_flush_waits_for_everything_and_a_lost_batch_stops_commits(producer: Any) -> None:
+    made, fake = producer
+    made.append("t", 0, b"k", b"v")
+    await made.ship(everything=True)
+    fake.ack_all(error=RuntimeError("broker gone"))
+    await asyncio.sleep(0)
+    with pytest.raises(ProducerSendError):
+        await made.flush()
+    made.append("t", 0, b"k", b"v")
+    with pytest.raises(ProducerSendError):  # and every flush after it
+        await made.flush()
+
+
+async def test_a_refused_batch_is_a_failure_too(producer: Any) -> None:
+    made, fake = producer
+
+    async def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("closed")
+
+    fake.send_batch = refuse
+    made.append("t", 0, b"k", b"v")
+    with pytest.raises(RuntimeError):
+        await made.ship(everything=True)
+    with pytest.raises(ProducerSendError):
+        await made.flush()
+
+
+async def test_a_record_larger_than_a_batch_travels_alone(producer: Any) -> None:
+    made, fake = producer
+    fake.batch_size = 100
+    made.append("t", 0, b"k", b"small")
+    made.append("t", 0, b"k", b"v" * 10_000)
+    await made.flush()
+    assert fake.sent == [("t", 0, 1), ("t", 0, 1)]

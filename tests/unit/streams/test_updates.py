@@ -1,0 +1,194 @@
+"""How each notification changes the tables: pure functions, including replays."""
+
+import json
+from typing import Any
+
+import pytest
+
+from schemas.app import parse_app
+from schemas.apple import UserAssociatedEnvelope, parse_apple
+from streams.keys import table_key
+from streams.records import Notification
+from streams.updates import add_count, applied, apply_user, changes_for
+from tests.unit.streams.conftest import ACME_UID, example_bytes
+
+AT = 1_700_000_000_000
+
+
+def apple(body: bytes | dict[str, Any]) -> Notification:
+    raw = json.dumps(body).encode() if isinstance(body, dict) else body
+    env = parse_apple(raw)
+    return Notification("apple", env.uId, env.notificationId, env.notificationType, env)
+
+
+def apply_all(n: Notification, offset: int, tables: dict[str, dict[str, Any]]) -> None:
+    """What the agent does with the changes, on plain dicts."""
+    for change in changes_for(n, offset, AT + offset):
+        table = tables.setdefault(change.table, {})
+        new = change.update(table.get(change.key))
+        if new is not None:
+            table[change.key] = new
+
+
+def with_assignments(kind: str, result: str = "SUCCESS", **extra: Any) -> dict[str, Any]:
+    body: dict[str, Any] = json.loads(example_bytes("apple_asset_management_associate"))
+    body["notification"].update(type=kind, result=result, **extra)
+    return body
+
+
+def test_asset_count_adds_the_delta_once_per_offset() -> None:
+    first = add_count(None, "u", "a", "p", -12, offset=5)
+    assert first == {"uId": "u", "adamId": "a", "pricingParam": "p", "count": -12, "offset": 5}
+    assert add_count(first, "u", "a", "p", 7, offset=5) is None  # replayed: no-op
+    assert add_count(first, "u", "a", "p", 7, offset=4) is None  # older: no-op
+    assert add_count(first, "u", "a", "p", 7, offset=6)["count"] == -5  # type: ignore[index]
+
+
+def test_asset_count_example_keys_by_uid_adam_id_and_pricing_param() -> None:
+    tables: dict[str, dict[str, Any]] = {}
+    apply_all(apple(example_bytes("apple_asset_count")), 0, tables)
+    key = table_key(ACME_UID, "408709785", "STDQ")
+    assert tables["asset_counts"][key]["count"] == -12
+
+
+def test_associate_then_disassociate_then_revoke_examples() -> None:
+    tables: dict[str, dict[str, Any]] = {}
+    apply_all(apple(example_bytes("apple_asset_management_associate")), 1, tables)
+    key = table_key(ACME_UID, "408709785", "STDQ")
+    assert tables["assignments"][key]["serialNumbers"] == sorted(
+        [
+            "97c42a74-c30e-4172-a65f-6e5a5ba3d477",
+            "495622d3-76f1-4fd3-8647-3f0365159170",
+            "eabcbb89-8213-4185-afb4-30cae931ea37",
+        ]
+    )
+    client = with_assignments("ASSOCIATE")
+    client["notification"]["assignments"] = [
+        {"adamId": "408709785", "pricingParam": "STDQ", "clientUserId": "client-100"},
+        {"adamId": "329103948", "pricingParam": "STDQ", "clientUserId": "client-100"},
+    ]
+    apply_all(apple(client), 2, tables)
+    assert tables["assignments"][key]["clientUserIds"] == ["client-100"]
+
+    apply_all(apple(example_bytes("apple_asset_management_disassociate")), 3, tables)
+    assert tables["assignments"][key]["clientUserIds"] == []
+    other = table_key(ACME_UID, "329103948", "STDQ")
+    assert tables["assignments"][other]["clientUserIds"] == ["client-100"]
+
+    apply_all(apple(example_bytes("apple_asset_management_revoke")), 4, tables)
+    assert tables["assignments"][other]["clientUserIds"] == []
+    assert len(tables["assignments"][key]["serialNumbers"]) == 3  # serials untouched
+
+
+def test_one_update_per_asset_even_with_several_assignments_of_it() -> None:
+    changes = changes_for(apple(example_bytes("apple_asset_management_associate")), 7, AT)
+    assert [c.table for c in changes] == ["assignments"]
+    assert changes[0].update(None)["serialNumbers"].__len__() == 3  # type: ignore[index]
+
+
+def test_failure_is_kept_as_last_error_and_changes_no_holder() -> None:
+    tables: dict[str, dict[str, Any]] = {}
+    apply_all(apple(example_bytes("apple_asset_management_associate")), 1, tables)
+    failed = with_assignments(
+        "DISASSOCIATE", "FAILURE", error={"errorMessage": "no such device", "errorNumber": 9610}
+    )
+    apply_all(apple(failed), 2, tables)
+    value = tables["assignments"][table_key(ACME_UID, "408709785", "STDQ")]
+    assert len(value["serialNumbers"]) == 3
+    assert value["lastError"] == {
+        "notificationId": "ba8bbb23-44c2-44f6-a928-eff6ba5ffac3",
+        "eventId": "87cbc650-16cc-4f9e-a833-e622f377a9f7",
+        "type": "DISASSOCIATE",
+        "result": "FAILURE",
+        "errorMessage": "no such device",
+        "errorNumber": 9610,
+        "at": AT + 2,
+    }
+    apply_all(apple(with_assignments("ASSOCIATE")), 3, tables)  # a success keeps it
+    assert value["lastError"]["errorNumber"] == 9610
+
+
+def test_unknown_assignment_type_changes_nothing_but_the_offset() -> None:
+    tables: dict[str, dict[str, Any]] = {}
+    apply_all(apple(with_assignments("TRANSFER")), 1, tables)
+    value = tables["assignments"][table_key(ACME_UID, "408709785", "STDQ")]
+    assert value["serialNumbers"] == [] and value["offset"] == 1
+
+
+@pytest.mark.parametrize(
+    ("example", "status"),
+    [
+        ("apple_user_management_create", "Registered"),
+        ("apple_user_management_update", "Registered"),
+        ("apple_user_management_retire", "Retired"),
+        ("apple_user_associated", "Associated"),
+    ],
+)
+def test_user_examples_set_the_user_status(example: str, status: str) -> None:
+    tables: dict[str, dict[str, Any]] = {}
+    apply_all(apple(example_bytes(example)), 3, tables)
+    user = tables["user_status"][table_key(ACME_UID, "client-100")]
+    assert user["status"] == status
+    assert user["email"] == "client-100@apple.com"
+    assert user["inviteCode"] == "f551b37da07146628e8dcbe0111f0364"
+    assert user["updatedAt"] == AT + 3
+
+
+def test_user_fields_left_out_keep_their_value_and_retire_defaults_its_status() -> None:
+    tables: dict[str, dict[str, Any]] = {}
+    apply_all(apple(example_bytes("apple_user_associated")), 1, tables)
+    retire = json.loads(example_bytes("apple_user_management_retire"))
+    retire["notification"]["users"] = [{"clientUserId": "client-100"}]
+    apply_all(apple(retire), 2, tables)
+    user = tables["user_status"][table_key(ACME_UID, "client-100")]
+    assert user["status"] == "Retired"
+    assert user["idHash"] == "leSKk3IaE2vk2KLmv2k3/200D3="
+
+
+def test_failed_user_management_changes_no_user() -> None:
+    body = json.loads(example_bytes("apple_user_management_create"))
+    body["notification"]["result"] = "FAILURE"
+    assert changes_for(apple(body), 1, AT) == []
+
+
+def test_user_update_is_skipped_when_already_applied() -> None:
+    env = parse_apple(example_bytes("apple_user_associated"))
+    assert isinstance(env, UserAssociatedEnvelope)
+    user = env.notification.associatedUsers[0]
+    first = apply_user(None, ACME_UID, user, "Associated", offset=9, at_ms=AT)
+    assert apply_user(first, ACME_UID, user, "Associated", offset=9, at_ms=AT + 1) is None
+
+
+def test_test_notification_and_tenant_url_replace_their_value() -> None:
+    tables: dict[str, dict[str, Any]] = {}
+    apply_all(apple(example_bytes("apple_test_notification")), 4, tables)
+    assert tables["last_tests"][table_key(ACME_UID)] == {
+        "uId": ACME_UID,
+        "notificationId": "792e327f-63ea-4658-9aec-f16f4327e3a8",
+        "receivedAt": AT + 4,
+        "offset": 4,
+    }
+    event = parse_app(example_bytes("app_tenant_rest_url_change"))
+    n = Notification("app", event.tenant_id, event.eventId, event.eventType, event)
+    apply_all(n, 5, tables)
+    assert tables["tenant_urls"][table_key("312022")] == {
+        "tenantId": "312022",
+        "tenantRestUrl": "http://www.tru1.com/test",
+        "productUuid": "c9ade037-9b06-4b9c-85dd-473adc5951c8",
+        "eventId": "2228f731-7b81-4d5b-a159-e0e3a8b9963c",
+        "updatedAt": AT + 5,
+        "offset": 5,
+    }
+    apply_all(n, 5, tables)  # replay
+    assert tables["tenant_urls"][table_key("312022")]["offset"] == 5
+
+
+def test_types_we_do_not_model_change_no_table() -> None:
+    body = {"notification": {"x": 1}, "notificationId": "n", "notificationType": "NEW", "uId": "u"}
+    assert changes_for(apple(body), 1, AT) == []
+
+
+def test_applied_compares_offsets() -> None:
+    assert not applied(None, 0)
+    assert applied({"offset": 3}, 3) and applied({"offset": 3}, 2)
+    assert not applied({"offset": 3}, 4)

@@ -1,0 +1,225 @@
+"""Query views: credentials (401/403), answers (200/404), routing to the key's owner."""
+
+import json
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import make_mocked_request
+from faust.exceptions import SameNode
+from faust.web import View
+
+from streams import store, views
+from streams.app import app, settings
+from streams.keys import partition_for, table_key
+from streams.tables import asset_counts, assignments, last_tests, tenant_urls, user_status
+from tests.unit.streams.conftest import ACME_TENANT_ID, ACME_UID, GLOBEX_UID, Recorder
+
+ACME = {"Authorization": "Bearer acme-token"}
+
+
+@pytest.fixture(autouse=True)
+def owner(monkeypatch: pytest.MonkeyPatch, produced: Recorder) -> list[str]:
+    """This worker owns every key (table_route answers locally); the routed keys."""
+    routed: list[str] = []
+
+    async def same_node(table: str, key: str, web: Any, request: Any) -> Any:
+        routed.append(key)
+        raise SameNode()
+
+    monkeypatch.setattr(app.router, "route_req", same_node)
+    monkeypatch.setattr(views, "is_ready", lambda: True)
+    return routed
+
+
+def put(table: Any, org: str, key: str, value: dict[str, Any]) -> None:
+    store.put(table, partition_for(org, settings.partitions), key, {**value, "offset": 3})
+
+
+async def call(view: type[View], path: str, headers: Any = ACME, **match: str) -> tuple[int, Any]:
+    request = make_mocked_request("GET", path, headers=headers, match_info=match)
+    response = await view(app, app.web).dispatch(request)
+    return response.status, json.loads(response.body)
+
+
+def counts(uid: str = ACME_UID) -> None:
+    for adam, n in (("408709785", -12), ("329103948", 5)):
+        put(
+            asset_counts,
+            uid,
+            table_key(uid, adam, "STDQ"),
+            {"uId": uid, "adamId": adam, "pricingParam": "STDQ", "count": n},
+        )
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "acme-token"},
+        {"Authorization": "Basic YTpi"},
+        {"Authorization": "Bearer "},
+        {"Authorization": "Bearer wrong-token"},
+    ],
+)
+async def test_without_a_valid_bearer_token_401(headers: Any, owner: list[str]) -> None:
+    request = make_mocked_request(
+        "GET", "/v1/orgs/x/asset-counts", headers=headers, match_info={"uId": ACME_UID}
+    )
+    response = await views.AssetCounts(app, app.web).dispatch(request)
+    assert response.status == 401
+    assert response.headers["WWW-Authenticate"] == 'Bearer realm="switchboard"'
+    assert owner == []  # refused before being forwarded
+
+
+async def test_another_tenants_organization_is_403() -> None:
+    counts(GLOBEX_UID)
+    status, body = await call(views.AssetCounts, "/", uId=GLOBEX_UID)
+    assert status == 403 and "error" in body
+    status, _ = await call(views.Tenant, "/", tenantId="999")
+    assert status == 403
+
+
+async def test_asset_counts_of_an_organization(owner: list[str]) -> None:
+    counts()
+    counts("1000")  # another organization of the same tenant
+    status, body = await call(views.AssetCounts, "/", uId=ACME_UID)
+    assert status == 200
+    assert sorted(body, key=lambda row: row["adamId"]) == [
+        {"adamId": "329103948", "pricingParam": "STDQ", "count": 5},
+        {"adamId": "408709785", "pricingParam": "STDQ", "count": -12},
+    ]
+    assert owner == [ACME_UID]  # routed by the organization, as raw-notifications is keyed
+
+
+async def test_unknown_keys_are_404() -> None:
+    for view, match in (
+        (views.AssetCounts, {"uId": ACME_UID}),
+        (views.User, {"uId": ACME_UID, "clientUserId": "nobody"}),
+        (views.Users, {"uId": ACME_UID}),
+        (views.LastTest, {"uId": ACME_UID}),
+        (views.Tenant, {"tenantId": ACME_TENANT_ID}),
+    ):
+        status, body = await call(view, "/", **match)
+        assert (status, sorted(body)) == (404, ["error"])
+    status, _ = await call(views.Assignments, "/?adamId=1&pricingParam=STDQ", uId=ACME_UID)
+    assert status == 404
+
+
+async def test_assignments_of_an_asset() -> None:
+    put(
+        assignments,
+        ACME_UID,
+        table_key(ACME_UID, "408709785", "STDQ"),
+        {
+            "uId": ACME_UID,
+            "adamId": "408709785",
+            "pricingParam": "STDQ",
+            "serialNumbers": ["s1"],
+            "clientUserIds": ["client-100"],
+            "lastError": None,
+        },
+    )
+    status, body = await call(
+        views.Assignments, "/?adamId=408709785&pricingParam=STDQ", uId=ACME_UID
+    )
+    assert status == 200
+    assert body == {
+        "uId": ACME_UID,
+        "adamId": "408709785",
+        "pricingParam": "STDQ",
+        "serialNumbers": ["s1"],
+        "clientUserIds": ["client-100"],
+        "lastError": None,
+    }
+    status, _ = await call(views.Assignments, "/?adamId=408709785", uId=ACME_UID)
+    assert status == 400
+
+
+def users(n: int) -> None:
+    for i in range(n):
+        cid = f"client-{i:03d}"
+        put(
+            user_status,
+            ACME_UID,
+            table_key(ACME_UID, cid),
+            {
+                "uId": ACME_UID,
+                "clientUserId": cid,
+                "email": None,
+                "inviteCode": None,
+                "idHash": None,
+                "updatedAt": 1,
+                "status": "Associated" if i % 2 else "Registered",
+            },
+        )
+
+
+async def test_one_user() -> None:
+    users(3)
+    status, body = await call(views.User, "/", uId=ACME_UID, clientUserId="client-001")
+    assert status == 200 and body["status"] == "Associated" and "offset" not in body
+
+
+async def test_users_filtered_by_status_and_paginated() -> None:
+    users(7)
+    status, page = await call(views.Users, "/?status=Associated&limit=2", uId=ACME_UID)
+    assert status == 200
+    assert [u["clientUserId"] for u in page["users"]] == ["client-001", "client-003"]
+    status, rest = await call(
+        views.Users, f"/?status=Associated&limit=2&after={page['next']}", uId=ACME_UID
+    )
+    assert [u["clientUserId"] for u in rest["users"]] == ["client-005"]
+    assert rest["next"] is None
+    status, everyone = await call(views.Users, "/", uId=ACME_UID)
+    assert len(everyone["users"]) == 7
+    status, none = await call(views.Users, "/?status=Retired", uId=ACME_UID)
+    assert (status, none) == (200, {"users": [], "next": None})
+    status, _ = await call(views.Users, "/?limit=many", uId=ACME_UID)
+    assert status == 400
+
+
+async def test_last_test_and_tenant() -> None:
+    put(
+        last_tests,
+        ACME_UID,
+        table_key(ACME_UID),
+        {"uId": ACME_UID, "notificationId": "n", "receivedAt": 5},
+    )
+    put(
+        tenant_urls,
+        ACME_TENANT_ID,
+        table_key(ACME_TENANT_ID),
+        {
+            "tenantId": ACME_TENANT_ID,
+            "tenantRestUrl": "https://x",
+            "productUuid": "p",
+            "eventId": "e",
+            "updatedAt": 6,
+        },
+    )
+    assert await call(views.LastTest, "/", uId=ACME_UID) == (
+        200,
+        {"uId": ACME_UID, "notificationId": "n", "receivedAt": 5},
+    )
+    status, body = await call(views.Tenant, "/", tenantId=ACME_TENANT_ID)
+    assert status == 200 and body["tenantRestUrl"] == "https://x"
+
+
+async def test_not_ready_is_503(monkeypatch: pytest.MonkeyPatch) -> None:
+    counts()
+    monkeypatch.setattr(views, "is_ready", lambda: False)
+    status, _ = await call(views.AssetCounts, "/", uId=ACME_UID)
+    assert status == 503
+
+
+async def test_a_key_owned_elsewhere_is_answered_by_its_owner(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def forward(table: str, key: str, web: Any, request: Any) -> Any:
+        return web.json({"from": "owner", "table": table, "key": key})
+
+    monkeypatch.setattr(app.router, "route_req", forward)
+    assert await call(views.LastTest, "/", uId=ACME_UID) == (
+        200,
+        {"from": "owner", "table": "last_tests", "key": ACME_UID},
+    )

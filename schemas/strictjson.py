@@ -11,10 +11,16 @@ becomes a pydantic.ValidationError of type "json_invalid", so callers catch one 
 """
 
 import math
+import re
 from typing import Any
 
 import pydantic_core
 from pydantic import ValidationError
+
+# Only a number with an exponent, or of more than 308 digits, can overflow a float to inf.
+# Bodies without one (nearly all) skip the walk over every value.
+_MAY_OVERFLOW_BYTES = re.compile(rb"\d[eE]|\d{309}")
+_MAY_OVERFLOW_STR = re.compile(r"\d[eE]|\d{309}")
 
 
 def load_json(raw: bytes | str, title: str) -> Any:
@@ -25,7 +31,8 @@ def load_json(raw: bytes | str, title: str) -> Any:
     # TypeError: pydantic-core refuses a str holding lone surrogates this way.
     except (ValueError, TypeError) as exc:
         raise invalid_json(title, raw, str(exc)) from None
-    if not _finite(value):
+    pattern = _MAY_OVERFLOW_BYTES if isinstance(raw, bytes) else _MAY_OVERFLOW_STR
+    if pattern.search(raw) and not _finite(value):  # type: ignore[arg-type]
         raise invalid_json(title, raw, "number out of range (overflows to infinity)")
     return value
 

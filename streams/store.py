@@ -4,9 +4,11 @@ Faust owns the tables: their RocksDB files (one database per partition), recover
 standby replicas from the changelog topics, the partition assignment and table_route.
 Reads and writes go straight to the partition's database, and a write also appends the
 changelog record to the producer's batches, to the same partition number (the source
-event's: Faust's own rule). Faust's mapping interface would do the same one record at a
-time through its codec registry, a FutureMessage and a RocksDB write per acknowledged
-changelog record, several times the cost of everything else an event needs.
+event's: Faust's own rule). Faust's mapping interface does the same through its codec
+registry, a FutureMessage per changelog record and a RocksDB write per acknowledgement:
+~300 us per table write on the 2-core dev machine, against ~15 us here. This relies on
+two internals of faust-streaming's RocksDB store (`_dbs`, `_db_for_partition`), stable
+through 0.15 (pyproject pins <0.16); the unit tests use the memory store instead.
 
 Encoding is Faust's for these tables (raw keys, JSON values, see streams.tables), so its
 recovery reads our changelog records; the bytes written locally are the changelog's.

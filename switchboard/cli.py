@@ -126,6 +126,25 @@ def send(
 
 
 @app.command()
+def bench(
+    rates: Annotated[str, typer.Option(help="Offered rates, requests/s, comma-separated.")] = (
+        "100,200,300"
+    ),
+    seconds: Annotated[float, typer.Option(help="Seconds per rate.")] = 30,
+    tenants: Annotated[int, typer.Option(help="Tenants.")] = 4,
+    orgs: Annotated[int, typer.Option(help="Organizations per tenant.")] = 50,
+    soak_minutes: Annotated[
+        float, typer.Option(help="Then run 70% of the best rate this long; 0: no soak.")
+    ] = 0,
+) -> None:
+    """Start Kafka, a worker and a gateway here; print throughput, latency and memory."""
+    from switchboard.bench import run_bench
+
+    offered = [float(r) for r in rates.split(",") if r.strip()]
+    typer.echo(run_bench(offered, seconds, tenants, orgs, soak_minutes))
+
+
+@app.command()
 def dev(
     port: Annotated[int, typer.Option(help="Gateway port.")] = 8080,
     web_port: Annotated[int, typer.Option(help="Worker query-view port.")] = 6066,

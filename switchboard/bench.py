@@ -1,0 +1,289 @@
+"""`switchboard bench`: the whole stack on this machine, measured, in one table.
+
+Starts a single-broker Kafka (switchboard.localkafka, free ports, a temporary home), one
+stream worker and one gateway, then offers each rate open loop for `duration_s`: requests
+leave on schedule whether or not earlier ones were answered, and latency runs from the
+scheduled time, so a slow gateway shows as latency rather than as a lower offered rate.
+Every request is a distinct notification of switchboard.workload's mix (app events with a
+fresh JWT each). Per rate: gateway accepted/s, p50/p99; worker events/s (first-seen events
+applied per second, from the phase start until the worker has caught up); accept-to-
+queryable p50/p99 (a TEST_NOTIFICATION probe, from its 202 until GET last-test shows it);
+peak RSS (VmHWM) per process. `soak_minutes` then runs 70% of the best accepted rate and
+reports each process's resident memory at the start and the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import math
+import os
+import random
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from switchboard import localkafka
+from switchboard.devstack import _spawn, _terminate, _wait_ready
+from switchboard.sender import Credentials, write_tenants_file
+from switchboard.workload import Notification, Org, Workload, apple
+
+AUD = "switchboard-bench"
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0-100) of `values`; NaN when there are none."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """A plain-text table, columns right-aligned to their widest cell."""
+    cells = [[str(h) for h in header]] + [[_cell(v) for v in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    lines = ["  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, float):
+        return "-" if math.isnan(value) else f"{value:,.1f}"
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def rss_mib(pid: int, field_name: str = "VmHWM") -> float:
+    """Peak (VmHWM) or current (VmRSS) resident memory of a process, in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field_name + ":"):
+            return int(line.split()[1]) / 1024
+    return math.nan
+
+
+@dataclass
+class Phase:
+    rate: float
+    statuses: dict[str, int] = field(default_factory=dict)
+    latencies: list[float] = field(default_factory=list)  # seconds, 2xx only
+    e2e: list[float] = field(default_factory=list)  # seconds, accept -> queryable
+    accepted_per_s: float = 0.0
+    events_per_s: float = math.nan
+    probes_accepted: int = 0
+
+
+@dataclass
+class BenchStack:
+    home: Path
+    cluster: localkafka.Cluster
+    worker: str  # base URLs
+    gateway: str
+    pids: dict[str, int]
+    credentials: Credentials
+    tenant_of: dict[str, str]
+    probe_uid: str
+
+
+def notification_stream(tenants: int, orgs: int, exclude: str) -> Iterator[Notification]:
+    """Distinct notifications of the mix, endlessly (new ids per chunk), not for `exclude`."""
+    for seed in itertools.count(1):
+        for n in Workload.generate(tenants, orgs, 5_000, seed=seed).scripts.values():
+            yield from (x for x in n if x.key != exclude)
+
+
+async def _post(client: httpx.AsyncClient, s: BenchStack, n: Notification) -> httpx.Response:
+    headers = {
+        "Authorization": s.credentials.header(s.tenant_of[n.key], n.path),
+        "Content-Type": "application/json",
+    }
+    return await client.post(s.gateway + n.path, content=n.body, headers=headers)
+
+
+async def _one(
+    client: httpx.AsyncClient, s: BenchStack, n: Notification, at: float, p: Phase
+) -> None:
+    try:
+        status = str((await _post(client, s, n)).status_code)
+    except httpx.HTTPError as exc:
+        status = type(exc).__name__
+    p.statuses[status] = p.statuses.get(status, 0) + 1
+    if status.startswith("2"):
+        p.latencies.append(time.perf_counter() - at)
+
+
+async def _probe(client: httpx.AsyncClient, s: BenchStack, p: Phase, until: float) -> None:
+    """A TEST_NOTIFICATION every 0.25 s; time from its 202 until last-test shows it."""
+    headers = {"Authorization": f"Bearer {s.credentials.tokens[s.tenant_of[s.probe_uid]]}"}
+    url, rng = f"{s.worker}/v1/orgs/{s.probe_uid}/last-test", random.Random()
+    while time.perf_counter() < until:
+        n = apple("TEST_NOTIFICATION", s.probe_uid, {}, rng)
+        if (await _post(client, s, n)).is_success:
+            p.probes_accepted += 1
+            accepted, deadline = time.perf_counter(), time.perf_counter() + 30
+            while time.perf_counter() < deadline:
+                r = await client.get(url, headers=headers)
+                if r.status_code == 200 and r.json().get("notificationId") == n.id:
+                    p.e2e.append(time.perf_counter() - accepted)
+                    break
+                await asyncio.sleep(0.005)
+        await asyncio.sleep(0.25)
+
+
+async def offer(
+    s: BenchStack, source: Iterator[Notification], rate: float, seconds: float
+) -> Phase:
+    """Open loop at `rate`/s for `seconds`, with the end-to-end probe alongside."""
+    phase, tasks = Phase(rate), set[asyncio.Task[None]]()
+    limits = httpx.Limits(max_connections=512, max_keepalive_connections=512)
+    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+        start = time.perf_counter()
+        probe = asyncio.create_task(_probe(client, s, phase, start + seconds))
+        for i in range(int(rate * seconds)):
+            at = start + i / rate
+            await asyncio.sleep(max(0.0, at - time.perf_counter()))
+            task = asyncio.create_task(_one(client, s, next(source), at, phase))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+        await asyncio.gather(*tasks, probe)
+    # Over the time until the last answer: a gateway that falls behind stretches the phase.
+    phase.accepted_per_s = len(phase.latencies) / (time.perf_counter() - start)
+    return phase
+
+
+def worker_events(worker: str) -> float:
+    """First-seen events the worker has applied (its switchboard_stream_events counter)."""
+    text = httpx.get(f"{worker}/metrics", timeout=10).text
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("switchboard_stream_events_total")
+    )
+
+
+def wait_events(worker: str, want: float, since: float, limit_s: float = 120) -> float:
+    """Seconds from `since` until the worker has applied `want` events (NaN if never)."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        if worker_events(worker) >= want:
+            return time.perf_counter() - since
+        time.sleep(0.1)
+    return math.nan
+
+
+PROBE_UID = "2049025999999999"
+PROCS: list[subprocess.Popen[bytes]] = []  # started by start_stack, stopped by run_bench
+
+
+def every_org(tenants: int, orgs: int) -> Workload:
+    """Both forms (uId and app tenantId) of every organization any seed may draw
+    (switchboard.workload's key scheme), plus the probe's uId."""
+    owned = []
+    for t, o in itertools.product(range(tenants), range(orgs)):
+        owned.append(Org(f"{2049025000000000 + t * 10000 + o}", f"tenant-{t}"))
+        owned.append(Org(f"{31000 + t * 1000 + o}", f"tenant-{t}", app=True))
+    return Workload([*owned, Org(PROBE_UID, "tenant-0")], {})
+
+
+def start_stack(home: Path, tenants: int, orgs: int) -> BenchStack:
+    """Kafka, then the worker (it creates the topics), then the gateway; all ready."""
+    cluster = localkafka.create(home / "kafka", [localkafka.free_port()], [localkafka.free_port()])
+    localkafka.start_node(cluster, 1)
+    localkafka.wait_ready(cluster, 180)
+    orgs_all = every_org(tenants, orgs)
+    credentials = write_tenants_file(home / "tenants.yaml", [orgs_all], AUD)
+    web, port = localkafka.free_port(), localkafka.free_port()
+    env = {
+        **os.environ,
+        "SWITCHBOARD_KAFKA_BOOTSTRAP": cluster.bootstrap,
+        "SWITCHBOARD_TENANTS_FILE": str(home / "tenants.yaml"),
+        "SWITCHBOARD_DATA_DIR": str(home / "worker-data"),
+        "SWITCHBOARD_WEB_PORT": str(web),
+        "SWITCHBOARD_PORT": str(port),
+    }
+    stack = BenchStack(
+        home, cluster, f"http://127.0.0.1:{web}", f"http://127.0.0.1:{port}",
+        {"kafka": cluster.nodes[0].pid or 0}, credentials,
+        {o.key: o.tenant for o in orgs_all.orgs}, PROBE_UID,
+    )  # fmt: skip
+    for name, args, url in (
+        ("worker", ["worker"], stack.worker),
+        ("gateway", ["gateway", "--port", str(port)], stack.gateway),
+    ):
+        log = home / f"{name}.log"
+        proc = _spawn(args, env, log)
+        stack.pids[name] = proc.pid
+        PROCS.append(proc)
+        _wait_ready(f"{url}/readyz", proc, log, 180)
+    return stack
+
+
+def measure(
+    s: BenchStack, rates: Sequence[float], seconds: float, tenants: int, orgs: int
+) -> tuple[list[Phase], Iterator[Notification]]:
+    source = notification_stream(tenants, orgs, s.probe_uid)
+    phases = []
+    for rate in rates:
+        before, started = worker_events(s.worker), time.perf_counter()
+        phase = asyncio.run(offer(s, source, rate, seconds))
+        want = before + len(phase.latencies) + phase.probes_accepted
+        took = wait_events(s.worker, want, started)
+        phase.events_per_s = (want - before) / took
+        phases.append(phase)
+    return phases, source
+
+
+def report(s: BenchStack, phases: Sequence[Phase]) -> str:
+    header = ["offered/s", "accepted/s", "p50 ms", "p99 ms", "refused", "worker ev/s",
+              "e2e p50 ms", "e2e p99 ms"]  # fmt: skip
+    rows = [
+        [
+            p.rate, p.accepted_per_s,
+            percentile(p.latencies, 50) * 1000, percentile(p.latencies, 99) * 1000,
+            sum(n for k, n in p.statuses.items() if not k.startswith("2")),
+            p.events_per_s, percentile(p.e2e, 50) * 1000, percentile(p.e2e, 99) * 1000,
+        ]
+        for p in phases
+    ]  # fmt: skip
+    peaks = ", ".join(f"{name} {rss_mib(pid):,.0f} MiB" for name, pid in s.pids.items())
+    return f"{table(header, rows)}\npeak RSS: {peaks}"
+
+
+def soak(s: BenchStack, source: Iterator[Notification], rate: float, minutes: float) -> str:
+    start = {name: rss_mib(pid, "VmRSS") for name, pid in s.pids.items()}
+    phase = asyncio.run(offer(s, source, rate, minutes * 60))
+    end = {name: rss_mib(pid, "VmRSS") for name, pid in s.pids.items()}
+    growth = ", ".join(
+        f"{n} {start[n]:,.0f} -> {end[n]:,.0f} MiB ({end[n] - start[n]:+,.0f})" for n in start
+    )
+    return (
+        f"soak {minutes:g} min at {rate:,.0f}/s: accepted/s {phase.accepted_per_s:,.1f}, "
+        f"p99 {percentile(phase.latencies, 99) * 1000:,.1f} ms; RSS {growth}"
+    )
+
+
+def run_bench(
+    rates: Sequence[float], seconds: float, tenants: int, orgs: int, soak_minutes: float
+) -> str:
+    """Start the stack, measure, stop everything; the figures as text."""
+    with tempfile.TemporaryDirectory(prefix="switchboard-bench-") as tmp:
+        home = Path(tmp)
+        try:
+            stack = start_stack(home, tenants, orgs)
+            phases, source = measure(stack, rates, seconds, tenants, orgs)
+            text = report(stack, phases)
+            if soak_minutes:
+                best = max(p.accepted_per_s for p in phases)
+                text += "\n" + soak(stack, source, 0.7 * best, soak_minutes)
+        finally:
+            for proc in reversed(PROCS):
+                _terminate(proc)
+            PROCS.clear()
+            localkafka.stop(home / "kafka")
+    machine = f"{os.cpu_count()} CPUs, {tenants} tenants x {orgs} orgs, {seconds:g} s per rate"
+    return f"{machine}\n{text}"

@@ -10,6 +10,8 @@ refused rather than silently breaking that.
 import asyncio
 import logging
 import sys
+import time
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
@@ -50,7 +52,7 @@ async def ensure_topics(settings: WorkerSettings, topics: list[NewTopic]) -> Non
             for name, code, *message in response.topic_errors:
                 if code not in (0, TOPIC_ALREADY_EXISTS):
                     raise TopicSetupError(f"cannot create topic {name}: error {code} {message}")
-        described = await admin.describe_topics([t.name for t in topics])
+        described = await _describe_when_known(admin, [t.name for t in topics])
     finally:
         await admin.close()
     wrong = {
@@ -60,6 +62,21 @@ async def ensure_topics(settings: WorkerSettings, topics: list[NewTopic]) -> Non
     }
     if wrong:
         raise TopicSetupError(f"topics must have {settings.partitions} partitions: {wrong}")
+
+
+async def _describe_when_known(
+    admin: AIOKafkaAdminClient, names: list[str], limit_s: float = 30.0
+) -> list[dict[str, Any]]:
+    """Describe topics, waiting while a just-created one is not yet in the metadata of
+    the broker asked (it answers an error or no partitions for a short while on a
+    multi-broker cluster); a topic that stays unknown is then reported with 0 partitions."""
+    deadline = time.monotonic() + limit_s
+    while True:
+        described: list[dict[str, Any]] = await admin.describe_topics(names)
+        settled = all(d["error_code"] == 0 and d["partitions"] for d in described)
+        if settled or time.monotonic() > deadline:
+            return described
+        await asyncio.sleep(0.5)
 
 
 def faust_argv(settings: WorkerSettings, argv: list[str]) -> list[str]:

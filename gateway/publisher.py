@@ -3,16 +3,16 @@
 `KafkaPublisher` wraps one aiokafka producer with acks=all and idempotence: the broker
 acknowledges a record only once every in-sync replica has it, and the producer's retries
 (it retries in-flight batches until they succeed) cannot duplicate or reorder records of
-a partition. Records of concurrent requests share a produce request (linger_ms), while
-each request awaits the acknowledgement of its own record, so the gateway answers 202
-only for stored records.
+a partition. Records of concurrent requests share batches (linger_ms, gateway.batching),
+while each request awaits the acknowledgement of its own record's batch, so the gateway
+answers 202 only for stored records.
 
 A request waits at most publish_timeout_s; then it gets 503 although its record may
 still be written later (the sender retries, the stream workers dedupe on notificationId).
 A background task probes the broker every health_interval_s: while it is unreachable,
 requests get 503 at once instead of waiting, and /readyz says 503. The producer is the
-same before and after an outage; it is replaced only after a fatal error (or if the
-broker was down at start, until a first connection succeeds).
+same before and after an outage; it is replaced, at once and without a restart, only when
+a batch it had taken failed (its idempotent sequence has a gap) or after a fatal error.
 """
 
 import asyncio
@@ -29,8 +29,8 @@ from aiokafka.errors import (
     RecordListTooLargeError,
     RecordTooLargeError,
 )
-from aiokafka.partitioner import DefaultPartitioner, murmur2
 
+from gateway.batching import RecordBatcher
 from gateway.config import GatewaySettings
 from gateway.errors import (
     KafkaUnavailableError,
@@ -38,25 +38,13 @@ from gateway.errors import (
     PublishTimeoutError,
 )
 from gateway.errors import RecordTooLargeError as TooLargeForKafka
+from gateway.partitioning import partition_for_key
 
 log = logging.getLogger(__name__)
 
 Headers = Sequence[tuple[str, bytes]]
 _TOO_LARGE = (MessageSizeTooLargeError, RecordListTooLargeError, RecordTooLargeError)
 _CONNECT_ERRORS = (KafkaError, OSError, TimeoutError)
-
-
-@functools.lru_cache(maxsize=65_536)
-def _key_hash(key: bytes) -> int:
-    return int(murmur2(key)) & 0x7FFFFFFF
-
-
-def partition_for_key(key: bytes | None, all_partitions: list[int], available: list[int]) -> int:
-    """aiokafka's default partitioning (the Java client's murmur2), with the hash of each
-    organization key cached: the keys repeat, and murmur2 is pure Python."""
-    if key is None:
-        return int(DefaultPartitioner()(key, all_partitions, available))
-    return all_partitions[_key_hash(key) % len(all_partitions)]
 
 
 def _record_size(key: bytes, value: bytes, headers: Headers) -> int:
@@ -79,12 +67,13 @@ class Publisher(Protocol):
 class KafkaPublisher:
     def __init__(self, settings: GatewaySettings) -> None:
         self._settings = settings
+        self._bootstrap = settings.kafka_bootstrap
         self._producer: AIOKafkaProducer | None = None
+        self._batcher: RecordBatcher | None = None
         self._reachable = False
         self._broken = False
-        self._task: asyncio.Task[None] | None = None
         self._connect_failures = 0
-        self._bootstrap = settings.kafka_bootstrap
+        self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()  # set when the producer broke: replace it now
         self._tracked: set[str] = set()  # topics whose metadata the producer refreshes
 
@@ -102,38 +91,38 @@ class KafkaPublisher:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         if self._producer is not None:
-            await self._close(self._producer)
-            self._producer = None
+            await self._close(self._producer, self._batcher)
+            self._producer = self._batcher = None
             log.info("Kafka producer closed")
 
     async def publish(self, topic: str, key: bytes, value: bytes, headers: Headers) -> None:
-        producer, retry = self._producer, self._settings.unavailable_retry_after_s
-        if producer is None or not self.ready():
+        batcher, retry = self._batcher, self._settings.unavailable_retry_after_s
+        if batcher is None or not self.ready():
             raise KafkaUnavailableError("Kafka is unreachable; nothing was stored", retry)
         if _record_size(key, value, headers) > self._settings.kafka_max_message_bytes:
             raise TooLargeForKafka("the notification is larger than Kafka accepts")
-        if topic not in self._tracked:
-            self._track(producer, topic)
-        timeout, sent = self._settings.publish_timeout_s, False
+        if topic not in self._tracked and self._producer is not None:
+            self._track(self._producer, topic)
+        timeout = self._settings.publish_timeout_s
         try:
             async with asyncio.timeout(timeout):
-                delivery = await producer.send(topic, value, key=key, headers=list(headers))
-                sent = True
-                await delivery
+                await (await batcher.add(topic, key, value, headers))
         except TimeoutError:
             raise PublishTimeoutError(
                 f"Kafka did not acknowledge the notification within {timeout:g} s", retry
             ) from None
         except KafkaError as exc:
-            # Refused by the broker, a batch leaves a gap in the idempotent sequence: the
-            # partition's next batches would fail, so the producer is replaced.
-            if sent or not exc.retriable:
-                self._broken = True
-                self._wake.set()
-            log.warning("publish to %s failed: %r", topic, exc)
             if isinstance(exc, _TOO_LARGE):
                 raise TooLargeForKafka("the notification is larger than Kafka accepts") from None
             raise PublishError("Kafka refused the notification; nothing was stored", retry) from exc
+
+    def _on_batch_failure(self, producer: AIOKafkaProducer, exc: KafkaError, sent: bool) -> None:
+        """A batch the broker refused leaves a gap in the idempotent sequence numbers: the
+        partition's next batches would fail too, so the producer is replaced at once."""
+        log.warning("a batch for Kafka failed: %r", exc)
+        if producer is self._producer and (sent or not exc.retriable):
+            self._broken = True
+            self._wake.set()
 
     def _new_producer(self) -> AIOKafkaProducer:
         s = self._settings
@@ -142,8 +131,9 @@ class KafkaPublisher:
             client_id="switchboard-gateway",
             acks="all",
             enable_idempotence=True,
-            linger_ms=s.linger_ms,
-            max_batch_size=s.max_batch_bytes,
+            linger_ms=0,  # the RecordBatcher lingers; a batch it submits goes out at once
+            # A batch over the topic's max.message.bytes would be refused whole.
+            max_batch_size=min(s.max_batch_bytes, s.kafka_max_message_bytes),
             max_request_size=s.kafka_max_message_bytes,
             request_timeout_ms=s.kafka_request_timeout_ms,
             retry_backoff_ms=100,
@@ -159,16 +149,22 @@ class KafkaPublisher:
             level = logging.DEBUG if self._connect_failures else logging.WARNING
             log.log(level, "cannot connect to Kafka at %s, retrying: %r", self._bootstrap, exc)
             self._connect_failures += 1
-            await self._close(producer)
+            await self._close(producer, None)
             return False
         self._connect_failures = 0
-        old, self._producer = self._producer, producer
+        old, old_batcher = self._producer, self._batcher
+        self._producer = producer
+        self._batcher = RecordBatcher(
+            producer,
+            self._settings.linger_ms / 1000,
+            functools.partial(self._on_batch_failure, producer),
+        )
         self._reachable, self._broken = True, False
         self._tracked = set()
         self._track(producer, self._settings.raw_topic)
         log.info("Kafka producer connected to %s", self._bootstrap)
         if old is not None:
-            await self._close(old)
+            await self._close(old, old_batcher)
         return True
 
     def _track(self, producer: AIOKafkaProducer, topic: str) -> None:
@@ -203,10 +199,13 @@ class KafkaPublisher:
             return False
         return updated
 
-    async def _close(self, producer: AIOKafkaProducer) -> None:
-        # stop() flushes; an idempotent producer retries forever, so bound the wait. Records
+    async def _close(self, producer: AIOKafkaProducer, batcher: RecordBatcher | None) -> None:
+        # Flushing: an idempotent producer retries forever, so bound the wait. Records
         # still unacknowledged here belong to requests already answered 503.
+        within = 2 * self._settings.publish_timeout_s
         try:
-            await asyncio.wait_for(producer.stop(), 2 * self._settings.publish_timeout_s)
+            if batcher is not None:
+                await asyncio.wait_for(batcher.close(), within)
+            await asyncio.wait_for(producer.stop(), within)
         except (*_CONNECT_ERRORS, RuntimeError) as exc:
             log.warning("Kafka producer did not close cleanly: %r", exc)

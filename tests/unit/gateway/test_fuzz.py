@@ -98,12 +98,12 @@ AUTHORIZATIONS = st.one_of(
 
 def _headers(
     content_type: str | None, authorization: str | None, request_id: str | None
-) -> dict[str, bytes]:
-    headers: dict[str, bytes] = {}
+) -> dict[bytes, bytes]:
+    headers: dict[bytes, bytes] = {}
     for name, value in (
-        ("Content-Type", content_type),
-        ("Authorization", authorization),
-        ("X-Request-ID", request_id),
+        (b"Content-Type", content_type),
+        (b"Authorization", authorization),
+        (b"X-Request-ID", request_id),
     ):
         if value is not None:
             headers[name] = value.encode("latin-1")
@@ -181,7 +181,7 @@ async def test_any_jwt_is_202_or_4xx(
     merged = {**claims, **{k: v for k, v in valid.items() if k in keep_valid}}
     token = raw_token if raw_token is not None else hs256(merged, AMS_SECRET)
     content = app_body() if body is None else body
-    headers = {"Authorization": f"Bearer {token}".encode("latin-1"), "Content-Type": JSON}
+    headers = {b"Authorization": f"Bearer {token}".encode("latin-1"), b"Content-Type": JSON}
     before = len(publisher.records)
     response = await client.post("/v1/app-notifications", content=content, headers=headers)
     _check(response, publisher, before, content)

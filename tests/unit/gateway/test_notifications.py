@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -38,7 +39,7 @@ APPLE_EXAMPLES = [
 def assert_problem(response: httpx.Response, status: int) -> dict[str, object]:
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/problem+json"
-    problem = response.json()
+    problem: dict[str, object] = response.json()
     assert problem["status"] == status
     assert problem["detail"]
     assert problem["requestId"] == response.headers["x-request-id"]
@@ -193,7 +194,7 @@ async def test_body_over_the_limit_is_413_declared_or_streamed(
     big = apple_body(padding="x" * (1024 * 1024))
     assert_problem(await client.post(URL, content=big, headers=bearer(ACME_TOKEN)), 413)
 
-    async def chunks():  # no Content-Length: chunked transfer
+    async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: chunked transfer
         for start in range(0, len(big), 65536):
             yield big[start : start + 65536]
 

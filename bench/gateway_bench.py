@@ -1,0 +1,319 @@
+"""Open-loop load on one gateway process: accepted/s, p50, p99 and peak RSS per offered rate.
+
+    .venv/bin/python bench/gateway_bench.py --bootstrap 127.0.0.1:9092 --rates 3500,5000
+
+Starts `switchboard gateway` (one process) against the given Kafka with a tenants file of
+its own and a fresh topic, then offers each rate for --duration seconds after --warmup
+seconds. Requests leave on schedule whether or not earlier ones were answered (open
+loop), over keep-alive HTTP/1.1 connections; latency runs from the scheduled send time,
+so a slow gateway shows up as latency, not as a lower offered rate. The mix is
+switchboard.workload's (Apple types, app events each with a fresh HS256 JWT, test
+notifications, an unmodelled type) plus --bad-share refused requests (401 and 422).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jwt
+import uvloop
+import yaml
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from schemas.tenants import token_sha256  # noqa: E402
+from switchboard.localkafka import free_port  # noqa: E402
+from switchboard.workload import APP_PATH, Workload  # noqa: E402
+
+AUD = "bench-provider"
+
+
+@dataclass
+class Setup:
+    workload: Workload
+    tokens: dict[str, str]  # tenant -> bearer token
+    secrets: dict[str, str]  # tenant -> HS256 secret of its app issuer
+    tenants_file: Path
+
+
+def make_setup(directory: Path, tenants: int, orgs: int) -> Setup:
+    workload = Workload.generate(tenants, orgs, notifications=20_000)
+    tokens = {t: f"bench-token-{t}-{uuid.uuid4().hex}" for t in workload.tenants}
+    secrets = {t: f"bench-secret-{t}-{uuid.uuid4().hex}" for t in workload.tenants}
+    config = {
+        "tenants": [
+            {"id": t, "token_sha256": [token_sha256(tokens[t])], "uids": workload.uids(t)}
+            for t in workload.tenants
+        ],
+        "app_issuers": [
+            {"iss": f"iss-{t}", "aud": AUD, "tenant": t, "secrets": [secrets[t]],
+             "tenant_ids": workload.tenant_ids(t)}
+            for t in workload.tenants
+        ],
+    }  # fmt: skip
+    path = directory / "tenants.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return Setup(workload, tokens, secrets, path)
+
+
+def requests_for(setup: Setup, count: int, bad_share: float, rng: random.Random) -> list[bytes]:
+    """`count` rendered requests in the workload's proportions."""
+    owner = {o.key: o.tenant for o in setup.workload.orgs}
+    pool = [n for script in setup.workload.scripts.values() for n in script]
+    rng.shuffle(pool)
+    now, rendered = int(time.time()), []
+    for i in range(count):
+        n = pool[i % len(pool)]
+        tenant, body = owner[n.key], n.body
+        token = setup.tokens[tenant]
+        if n.path == APP_PATH:
+            claims = {"iss": f"iss-{tenant}", "aud": AUD, "iat": now, "exp": now + 60,
+                      "jti": str(uuid.uuid4()), "sub": None}  # fmt: skip
+            token = jwt.encode(claims, setup.secrets[tenant], algorithm="HS256")
+        if rng.random() < bad_share:
+            if rng.random() < 0.5:
+                token = "not-a-valid-token"  # noqa: S105
+            else:
+                body = body.replace(b'"notificationId"', b'"notificationID"', 1)
+        head = (
+            f"POST {n.path} HTTP/1.1\r\nHost: gateway\r\nAuthorization: Bearer {token}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        )
+        rendered.append(head.encode() + body)
+    return rendered
+
+
+@dataclass
+class Phase:
+    latencies: list[float] = field(default_factory=list)  # seconds, 202 answers only
+    statuses: Counter[int] = field(default_factory=Counter)  # -1: connection lost
+    end: float = float("inf")  # when the offering stopped (perf_counter)
+    accepted_late: int = 0  # 202 answers that came after `end`
+
+
+class Connection(asyncio.Protocol):
+    """One keep-alive connection carrying one request at a time."""
+
+    def __init__(self, pool: Pool) -> None:
+        self.pool, self.buffer = pool, bytearray()
+        self.current: tuple[float, Phase] | None = None
+        self.transport: Any = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+
+    def send(self, request: bytes, scheduled: float, phase: Phase) -> None:
+        self.current = (scheduled, phase)
+        self.transport.write(request)
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        end = self.buffer.find(b"\r\n\r\n")
+        if end < 0:
+            return
+        head = bytes(self.buffer[:end]).lower() + b"\r\n"
+        start = head.find(b"content-length:") + 15
+        size = end + 4 + int(head[start : head.find(b"\r\n", start)])
+        if len(self.buffer) < size or self.current is None:
+            return
+        del self.buffer[:size]
+        (scheduled, phase), self.current = self.current, None
+        status = int(head[9:12])
+        phase.statuses[status] += 1
+        if status == 202:
+            now = time.perf_counter()
+            phase.latencies.append(now - scheduled)
+            phase.accepted_late += now > phase.end
+        self.pool.release(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.current is not None:
+            self.current[1].statuses[-1] += 1
+        self.pool.lost(self)
+
+
+class Pool:
+    """Idle connections; a request with none idle waits (its latency keeps counting) while
+    a new connection opens, up to `limit`."""
+
+    def __init__(self, port: int, limit: int) -> None:
+        self.port, self.limit, self.count = port, limit, 0
+        self.idle: deque[Connection] = deque()
+        self.waiting: deque[tuple[bytes, float, Phase]] = deque()
+
+    async def open(self) -> None:
+        self.count += 1
+        loop = asyncio.get_running_loop()
+        _, conn = await loop.create_connection(lambda: Connection(self), "127.0.0.1", self.port)
+        self.release(conn)
+
+    def dispatch(self, request: bytes, scheduled: float, phase: Phase) -> None:
+        if self.idle:
+            self.idle.pop().send(request, scheduled, phase)
+            return
+        self.waiting.append((request, scheduled, phase))
+        if self.count < self.limit:
+            asyncio.get_running_loop().create_task(self.open())
+
+    def release(self, conn: Connection) -> None:
+        if self.waiting:
+            conn.send(*self.waiting.popleft())
+        else:
+            self.idle.append(conn)
+
+    def lost(self, conn: Connection) -> None:
+        self.count -= 1
+        if conn in self.idle:
+            self.idle.remove(conn)
+
+
+async def offer(pool: Pool, requests: list[bytes], rate: float, seconds: float) -> Phase:
+    phase, total, sent = Phase(), int(rate * seconds), 0
+    start = time.perf_counter() + 0.01
+    while sent < total:
+        due = min(total, int((time.perf_counter() - start) * rate) + 1)
+        while sent < due:
+            pool.dispatch(requests[sent % len(requests)], start + sent / rate, phase)
+            sent += 1
+        await asyncio.sleep(0.002)
+    phase.end = start + seconds
+    deadline = time.perf_counter() + 15
+    while time.perf_counter() < deadline:
+        if sum(phase.statuses.values()) >= total:
+            break
+        await asyncio.sleep(0.01)
+    return phase
+
+
+def memory(pid: int, field_name: str) -> int:
+    """VmRSS (now) or VmHWM (peak) of a process, in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field_name + ":"):
+            return int(line.split()[1]) // 1024
+    raise KeyError(field_name)
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def percentile_ms(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 1) if values else -1
+
+
+async def drive(args: argparse.Namespace, setup: Setup, pid: int) -> None:
+    pool, rng = Pool(args.port, args.connections), random.Random(1)
+    await asyncio.gather(*[pool.open() for _ in range(min(64, args.connections))])
+    for rate in args.rates:
+        count = int(rate * (args.warmup + args.duration)) + 1
+        requests = requests_for(setup, count, args.bad_share, rng)
+        await offer(pool, requests, rate, args.warmup)
+        cpu, wall = cpu_seconds(pid), time.perf_counter()
+        phase = await offer(pool, requests[int(rate * args.warmup) :], rate, args.duration)
+        cpu = (cpu_seconds(pid) - cpu) / (time.perf_counter() - wall)
+        row = {
+            "offered/s": rate,
+            # Answered while offering: a gateway that falls behind does not get credit
+            # for the backlog it clears after the offering stops.
+            "accepted/s": round((len(phase.latencies) - phase.accepted_late) / args.duration),
+            "accepted late": phase.accepted_late,
+            "p50 ms": percentile_ms(phase.latencies, 0.50),
+            "p99 ms": percentile_ms(phase.latencies, 0.99),
+            "max ms": percentile_ms(phase.latencies, 1.0),
+            "answers": dict(sorted(phase.statuses.items())),
+            "unanswered": int(rate * args.duration) - sum(phase.statuses.values()),
+            "gateway CPU": f"{cpu:.0%}",
+            "gateway RSS MiB": memory(pid, "VmRSS"),
+            "connections": pool.count,
+            "load avg": os.getloadavg()[0],
+        }
+        print(json.dumps(row), flush=True)
+        await asyncio.sleep(args.pause)
+
+
+def start_gateway(args: argparse.Namespace, setup: Setup, topic: str, log: Path) -> Any:
+    env = {**os.environ, "SWITCHBOARD_KAFKA_BOOTSTRAP": args.bootstrap,
+           "SWITCHBOARD_TENANTS_FILE": str(setup.tenants_file), "SWITCHBOARD_RAW_TOPIC": topic,
+           "SWITCHBOARD_LOG_LEVEL": "warning"}  # fmt: skip
+    command = [sys.executable, "-m", "switchboard", "gateway", "--port", str(args.port)]
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=out)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if httpx.get(f"http://127.0.0.1:{args.port}/readyz", timeout=1).status_code == 200:
+                return process
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    process.kill()
+    raise SystemExit(f"the gateway did not become ready:\n{log.read_text()}")
+
+
+async def topic_admin(bootstrap: str, topic: str, partitions: int | None) -> None:
+    """Create the topic with `partitions`, or delete it when None."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        if partitions:
+            await admin.create_topics([NewTopic(topic, partitions, 1)])
+        else:
+            await admin.delete_topics([topic])
+    finally:
+        await admin.close()
+
+
+def main() -> None:
+    cli = argparse.ArgumentParser(description=__doc__,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    default_bootstrap = os.environ.get("SWITCHBOARD_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
+    cli.add_argument("--bootstrap", default=default_bootstrap)
+    rates = lambda text: [float(r) for r in text.split(",")]  # noqa: E731
+    cli.add_argument("--rates", type=rates, default=[3500.0, 5000.0], help="requests/s, a,b,c")
+    cli.add_argument("--duration", type=float, default=15, help="measured seconds per rate")
+    cli.add_argument("--warmup", type=float, default=3, help="unmeasured seconds before each")
+    cli.add_argument("--pause", type=float, default=2)
+    cli.add_argument("--tenants", type=int, default=20)
+    cli.add_argument("--orgs", type=int, default=50, help="organizations per tenant")
+    cli.add_argument("--partitions", type=int, default=6, help="of the raw topic")
+    cli.add_argument("--connections", type=int, default=512, help="at most")
+    cli.add_argument("--bad-share", type=float, default=0.02)
+    cli.add_argument("--port", type=int, default=0)
+    args = cli.parse_args()
+    args.port = args.port or free_port()
+    topic = f"bench-raw-{uuid.uuid4().hex[:8]}"
+    with tempfile.TemporaryDirectory() as tmp:
+        setup = make_setup(Path(tmp), args.tenants, args.orgs)
+        asyncio.run(topic_admin(args.bootstrap, topic, args.partitions))
+        gateway = start_gateway(args, setup, topic, Path(tmp) / "gateway.log")
+        try:
+            uvloop.run(drive(args, setup, gateway.pid))
+            print(json.dumps({"gateway peak RSS MiB": memory(gateway.pid, "VmHWM"),
+                              "cpus": os.cpu_count()}))  # fmt: skip
+        finally:
+            gateway.send_signal(signal.SIGTERM)
+            gateway.wait(30)
+            asyncio.run(topic_admin(args.bootstrap, topic, None))
+
+
+if __name__ == "__main__":
+    main()

@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import time
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -76,6 +77,7 @@ class KafkaPublisher:
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()  # set when the producer broke: replace it now
         self._tracked: set[str] = set()  # topics whose metadata the producer refreshes
+        self._last_ack = 0.0  # monotonic time of the last acknowledged publish
 
     def ready(self) -> bool:
         return self._producer is not None and self._reachable and not self._broken
@@ -107,6 +109,7 @@ class KafkaPublisher:
         try:
             async with asyncio.timeout(timeout):
                 await (await batcher.add(topic, key, value, headers))
+            self._last_ack = time.monotonic()
         except TimeoutError:
             raise PublishTimeoutError(
                 f"Kafka did not acknowledge the notification within {timeout:g} s", retry
@@ -183,7 +186,12 @@ class KafkaPublisher:
             if self._producer is None or self._broken:
                 await self._connect()
                 continue
-            reachable = await self._probe(self._producer, within_s=max(1.0, 2 * interval))
+            window = max(1.0, 2 * interval)
+            reachable = await self._probe(self._producer, within_s=window)
+            # With one broker of several killed, the metadata probe stalls until the cluster
+            # fences it (~9 s) while partitions led by the others still acknowledge: fresh
+            # acknowledgements prove Kafka reachable. In a full outage they stop at once.
+            reachable = reachable or time.monotonic() - self._last_ack < window
             if reachable != self._reachable:
                 log.warning("Kafka %s", "reachable again" if reachable else "unreachable")
             self._reachable = reachable

@@ -191,3 +191,15 @@ def test_a_deleted_file_keeps_the_old_directory(tmp_path: Path) -> None:
     path.unlink()
     assert registry.reload_if_changed() is False
     assert registry.current is before
+
+
+def test_token_lookup_finds_the_right_tenant_among_thousands() -> None:
+    tenants = [
+        {"id": f"t{i}", "token_sha256": [token_sha256(f"tok-{i}")], "uids": [f"{i}"]}
+        for i in range(3000)
+    ]
+    directory = TenantDirectory.from_mapping({"tenants": tenants})
+    found = directory.tenant_for_token("tok-2718")
+    assert found is not None and found.id == "t2718"
+    assert directory.owns_uid(found, "2718") and not directory.owns_uid(found, "2719")
+    assert directory.tenant_for_token("tok-3000") is None

@@ -132,7 +132,7 @@ Send Apple's ASSET_COUNT example (demo token, shown only now):
 Then read the count it applied:
   curl -s {views}/v1/orgs/{DEMO_UID}/asset-counts -H 'Authorization: Bearer {token}'
 An app notification needs a fresh JWT (valid 60 s):
-  switchboard token jwt --iss ams --tenants-file {tenants}
+  {Path(sys.executable).parent / "switchboard"} token jwt --iss ams --tenants-file {tenants}
 """
 
 

@@ -27,16 +27,12 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from switchboard.localkafka import free_port
+from tests.examples import example_bytes as example_bytes
 
 REPO = Path(__file__).resolve().parents[2]
-EXAMPLES_DIR = REPO / "tests" / "fixtures" / "examples"
 TOKEN = "integration-token"
 OTHER_TOKEN = "other-tenant-token"
 Record = tuple[bytes | None, bytes, list[tuple[str, bytes]]]
-
-
-def example_bytes(name: str) -> bytes:
-    return (EXAMPLES_DIR / f"{name}.json").read_bytes()
 
 
 def gateway_headers(source: str, received_at_ms: int | None = None) -> list[tuple[str, bytes]]:

@@ -20,6 +20,7 @@ from fastapi import FastAPI
 from gateway.app import create_app
 from gateway.config import GatewaySettings
 from schemas import headers as h
+from tests.examples import APPLE_EXAMPLES
 from tests.unit.gateway.support import (
     ACME_TENANT_ID,
     ACME_TOKEN,
@@ -35,17 +36,6 @@ from tests.unit.gateway.support import (
 
 pytestmark = pytest.mark.kafka
 
-APPLE_EXAMPLES = [
-    "apple_test_notification",
-    "apple_asset_count",
-    "apple_asset_management_associate",
-    "apple_asset_management_disassociate",
-    "apple_asset_management_revoke",
-    "apple_user_management_create",
-    "apple_user_management_update",
-    "apple_user_management_retire",
-    "apple_user_associated",
-]
 HEADER_NAMES = {h.TENANT, h.SOURCE, h.RECEIVED_AT, h.CONTENT_SHA256, h.REQUEST_ID}
 
 

@@ -22,8 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from gateway.errors import KafkaUnavailableError, PublishTimeoutError
 from schemas.tenants import token_sha256
-
-EXAMPLES_DIR = Path(__file__).parents[2] / "fixtures" / "examples"
+from tests.examples import example_bytes as example_bytes
 
 ACME_UID = "2049025000431439"  # the uId of Apple's examples
 ACME_TENANT_ID = "312022"  # the tenantId of the app example
@@ -150,10 +149,6 @@ def ams_jwt(secret: str = AMS_SECRET, drop: tuple[str, ...] = (), **overrides: A
     """An HS256 JWT of the `ams` issuer; `drop` removes claims, overrides may be any JSON."""
     claims = {k: v for k, v in app_claims(**overrides).items() if k not in drop}
     return hs256(claims, secret)
-
-
-def example_bytes(name: str) -> bytes:
-    return (EXAMPLES_DIR / f"{name}.json").read_bytes()
 
 
 def apple_body(uid: str = ACME_UID, notification_type: str = "ASSET_COUNT", **extra: Any) -> bytes:

@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from schemas import headers as h
+from tests.examples import APPLE_EXAMPLES
 from tests.unit.gateway.support import (
     ACME_TOKEN,
     ACME_UID,
@@ -23,17 +24,6 @@ from tests.unit.gateway.support import (
 )
 
 URL = "/v1/notifications"
-APPLE_EXAMPLES = [
-    "apple_test_notification",
-    "apple_asset_count",
-    "apple_asset_management_associate",
-    "apple_asset_management_disassociate",
-    "apple_asset_management_revoke",
-    "apple_user_management_create",
-    "apple_user_management_update",
-    "apple_user_management_retire",
-    "apple_user_associated",
-]
 
 
 def assert_problem(response: httpx.Response, status: int) -> dict[str, object]:

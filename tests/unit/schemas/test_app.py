@@ -8,7 +8,7 @@ from pydantic import ValidationError
 
 from schemas import app
 from schemas.app import parse_app
-from tests.unit.schemas.examples import example
+from tests.examples import example
 
 
 def encode(value: Any) -> bytes:

@@ -8,7 +8,7 @@ from pydantic import ValidationError
 
 from schemas import apple
 from schemas.apple import parse_apple
-from tests.unit.schemas.examples import example
+from tests.examples import example
 
 
 def encode(value: Any) -> bytes:

@@ -8,7 +8,7 @@ from pydantic import ValidationError
 from schemas import app, apple
 from schemas.app import parse_app
 from schemas.apple import parse_apple
-from tests.unit.schemas.examples import EXAMPLES_DIR, example, example_bytes, example_names
+from tests.examples import EXAMPLES_DIR, example, example_bytes, example_names
 
 ALL_EXAMPLES = {
     "apple_envelope",

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from schemas.app import parse_app
 from schemas.apple import ENVELOPE_BY_TYPE, parse_apple
-from tests.unit.schemas.examples import example, example_names
+from tests.examples import example, example_names
 
 Parser = Callable[[bytes | str], Any]
 PARSERS = pytest.mark.parametrize("parse", [parse_apple, parse_app], ids=["apple", "app"])

@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 
+from tests.examples import example_bytes as example_bytes
+
 TOKENS = {"acme": "acme-token", "globex": "globex-token"}
 ACME_UID, ACME_TENANT_ID, GLOBEX_UID = "2049025000431439", "312022", "777"
 _TENANTS = f"""
@@ -112,13 +114,6 @@ async def agent(produced: Recorder) -> AsyncIterator[Any]:
     """route_notifications under Faust's test context (memory store, no broker)."""
     async with agents.route_notifications.test_context() as test_agent:
         yield test_agent
-
-
-EXAMPLES_DIR = Path(__file__).parents[2] / "fixtures" / "examples"
-
-
-def example_bytes(name: str) -> bytes:
-    return (EXAMPLES_DIR / f"{name}.json").read_bytes()
 
 
 def gateway_headers(

@@ -28,6 +28,7 @@ import jwt
 from gateway.errors import AuthenticationError
 from gateway.replay import ReplayCache, ReplayKey
 from schemas.tenants import AppIssuer, Tenant, TenantDirectory
+from schemas.tenants import bearer_token as parse_bearer
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +50,8 @@ def bearer_token(authorization: str | None) -> str:
             "missing",
             error=None,
         )
-    scheme, _, token = authorization.partition(" ")
-    token = token.strip(" \t")
-    if scheme.lower() != "bearer" or not token:
+    token = parse_bearer(authorization)
+    if token is None:
         raise AuthenticationError(
             "the Authorization header must be 'Bearer <token>'",
             "malformed",

@@ -71,6 +71,16 @@ class TenantsFile(TenantModel):
     app_issuers: list[AppIssuer] = Field(default_factory=list)
 
 
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header; None if it has no such form.
+    The gateway and the query views read credentials through this one parser."""
+    scheme, _, token = (authorization or "").partition(" ")
+    token = token.strip(" \t")
+    if scheme.lower() != "bearer" or not token:
+        return None
+    return token
+
+
 def token_sha256(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from faust.web import Request, Response, View
 
-from schemas.tenants import TenantRegistry
+from schemas.tenants import TenantRegistry, bearer_token
 from streams.app import settings
 
 OrgKind = Literal["uId", "tenantId"]
@@ -41,11 +41,11 @@ def registry() -> TenantRegistry:
 
 def check(authorization: str | None, kind: OrgKind, org: str) -> Denied | None:
     """None when the bearer token's tenant owns `org`, else why not."""
-    scheme, _, token = (authorization or "").strip().partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = bearer_token(authorization)
+    if token is None:
         return Denied(401, "send 'Authorization: Bearer <token>'")
     directory = registry().current
-    tenant = directory.tenant_for_token(token.strip())
+    tenant = directory.tenant_for_token(token)
     if tenant is None:
         return Denied(401, "the bearer token is not valid")
     owns = directory.owns_uid if kind == "uId" else directory.owns_tenant_id

@@ -6,7 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from schemas.tenants import TenantDirectory, TenantRegistry, TenantsFileError, token_sha256
+from schemas.tenants import (
+    TenantDirectory,
+    TenantRegistry,
+    TenantsFileError,
+    bearer_token,
+    token_sha256,
+)
 
 OLD_TOKEN, NEW_TOKEN, OTHER_TOKEN = "mdm-old-token", "mdm-new-token", "other-token"
 VALID = f"""
@@ -203,3 +209,20 @@ def test_token_lookup_finds_the_right_tenant_among_thousands() -> None:
     assert found is not None and found.id == "t2718"
     assert directory.owns_uid(found, "2718") and not directory.owns_uid(found, "2719")
     assert directory.tenant_for_token("tok-3000") is None
+
+
+@pytest.mark.parametrize(
+    ("header", "token"),
+    [
+        ("Bearer abc", "abc"),
+        ("bearer abc", "abc"),
+        ("Bearer  abc\t", "abc"),
+        ("Basic abc", None),
+        ("Bearer", None),
+        ("Bearer   ", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_bearer_token_parses_only_the_bearer_scheme(header: str | None, token: str | None) -> None:
+    assert bearer_token(header) == token

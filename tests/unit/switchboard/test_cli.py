@@ -1,0 +1,40 @@
+"""The `switchboard token` commands an operator uses to fill the tenants file."""
+
+import re
+from pathlib import Path
+
+import jwt
+from typer.testing import CliRunner
+
+from schemas.tenants import TenantDirectory, token_sha256
+from switchboard.cli import app
+from switchboard.devstack import DEMO_AUD, write_demo_tenants
+
+runner = CliRunner()
+
+
+def test_token_new_prints_a_token_once_and_its_sha256_line() -> None:
+    result = runner.invoke(app, ["token", "new", "--tenant", "acme-mdm"])
+    assert result.exit_code == 0, result.output
+    token = re.search(r"shown once, give it to the sender\): (\S+)", result.output)
+    digest = re.search(r'token_sha256: "([0-9a-f]{64})"', result.output)
+    assert token and digest
+    assert token_sha256(token.group(1)) == digest.group(1)
+    assert len(token.group(1)) >= 40
+    second = runner.invoke(app, ["token", "new", "--tenant", "acme-mdm"])
+    assert token.group(1) not in second.output
+
+
+def test_token_jwt_signs_as_the_app_sender_does(tmp_path: Path) -> None:
+    tenants = tmp_path / "tenants.yaml"
+    demo_token = write_demo_tenants(tenants)
+    directory = TenantDirectory.from_yaml(tenants.read_text())
+    assert directory.tenant_for_token(demo_token) is not None
+    result = runner.invoke(app, ["token", "jwt", "--iss", "ams", "--tenants-file", str(tenants)])
+    assert result.exit_code == 0, result.output
+    issuer = directory.issuer("ams")
+    assert issuer is not None
+    claims = jwt.decode(
+        result.output.strip(), issuer.secrets[0], algorithms=["HS256"], audience=DEMO_AUD
+    )
+    assert claims["iss"] == "ams" and claims["exp"] - claims["iat"] == 60 and claims["jti"]

@@ -29,10 +29,9 @@ from pathlib import Path
 
 import httpx
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.integration.streams_fixtures import TOKEN, WorkerGroup, gateway_headers
+from tests.integration.streams_fixtures import TOKEN, WorkerGroup, create_topic, gateway_headers
 
 PROBE_UID = "9000000000000001"
 PROBE_LIMIT_S = 30.0  # a probe not visible by then counts as 30 s
@@ -121,15 +120,6 @@ def mix(count: int, seed: int = 7, repeat_ratio: float = 0.10) -> list[tuple[str
 
 def to_record(key: str, source: str, body: bytes) -> Record:
     return key.encode(), body, gateway_headers(source)
-
-
-async def create_raw_topic(bootstrap: str, name: str, partitions: int) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(name, partitions, 1)])
-    finally:
-        await admin.close()
 
 
 async def produce_backlog(bootstrap: str, topic: str, items: list[tuple[str, str, bytes]]) -> None:
@@ -298,7 +288,7 @@ def main() -> None:
         tenant_ids=[str(300000 + i) for i in range(200)],
     )
     topic = group.topic("raw-notifications")
-    asyncio.run(create_raw_topic(bootstrap, topic, group.partitions))
+    asyncio.run(create_topic(bootstrap, topic, group.partitions))
     asyncio.run(produce_backlog(bootstrap, topic, mix(args.records)))
     worker = group.add_worker()
     try:

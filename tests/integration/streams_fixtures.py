@@ -24,7 +24,7 @@ from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from switchboard.localkafka import free_port
 from tests.examples import example_bytes as example_bytes
@@ -176,6 +176,15 @@ class WorkerGroup:
     def stop(self) -> None:
         for worker in self.workers:
             worker.stop()
+
+
+async def create_topic(bootstrap: str, name: str, partitions: int) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(name, partitions, 1)])
+    finally:
+        await admin.close()
 
 
 async def produce(bootstrap: str, topic: str, records: Sequence[Record]) -> list[Any]:

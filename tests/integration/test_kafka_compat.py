@@ -6,24 +6,16 @@ import asyncio
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from tests.integration.streams_fixtures import create_topic
 
 pytestmark = pytest.mark.kafka
-
-
-async def _make_topic(bootstrap: str, name: str, partitions: int) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(name, partitions, 1)])
-    finally:
-        await admin.close()
 
 
 async def test_idempotent_produce_then_consume_with_headers(
     kafka_bootstrap: str, unique_name: str
 ) -> None:
-    await _make_topic(kafka_bootstrap, unique_name, 3)
+    await create_topic(kafka_bootstrap, unique_name, 3)
     producer = AIOKafkaProducer(
         bootstrap_servers=kafka_bootstrap, acks="all", enable_idempotence=True, linger_ms=5
     )
@@ -70,7 +62,7 @@ async def test_idempotent_produce_then_consume_with_headers(
 
 
 async def test_consumer_group_splits_partitions(kafka_bootstrap: str, unique_name: str) -> None:
-    await _make_topic(kafka_bootstrap, unique_name, 4)
+    await create_topic(kafka_bootstrap, unique_name, 4)
     consumers = [
         AIOKafkaConsumer(unique_name, bootstrap_servers=kafka_bootstrap, group_id=unique_name)
         for _ in range(2)
@@ -91,7 +83,7 @@ async def test_consumer_group_splits_partitions(kafka_bootstrap: str, unique_nam
 
 
 async def test_transactions_are_allowed(kafka_bootstrap: str, unique_name: str) -> None:
-    await _make_topic(kafka_bootstrap, unique_name, 1)
+    await create_topic(kafka_bootstrap, unique_name, 1)
     producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, transactional_id=unique_name)
     await producer.start()
     try:

@@ -208,8 +208,9 @@ def create(home: str | os.PathLike[str], ports: list[int], controller_ports: lis
             lib,
             "kafka.tools.StorageTool",
             "format",
-            "-t",
-            cluster_id,
+            # One argument, not two: an id may start with "-" (base64url), which argparse
+            # would take for an option.
+            f"--cluster-id={cluster_id}",
             "-c",
             str(props),
             log4j=log4j,

@@ -5,6 +5,7 @@ import asyncio
 import signal
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -91,3 +92,16 @@ def test_three_node_cluster_survives_one_node_down(tmp_path: Path) -> None:
     finally:
         localkafka.stop(cluster.home)
     assert not any(localkafka.pid_alive(n.pid) for n in localkafka.Cluster.load(cluster.home).nodes)  # type: ignore[union-attr]
+
+
+def test_a_cluster_id_starting_with_a_dash_formats(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # base64url of a first byte 0xF8 starts with "-", which the storage tool once took
+    # for an option (seen in CI: about one run in 64).
+    monkeypatch.setattr(localkafka.uuid, "uuid4", lambda: uuid.UUID(bytes=b"\xf8" + b"\x01" * 15))
+    cluster = localkafka.create(
+        tmp_path / "kafka", [localkafka.free_port()], [localkafka.free_port()]
+    )
+    assert cluster.cluster_id.startswith("-")
+    assert all((Path(node.data_dir) / "meta.properties").exists() for node in cluster.nodes)

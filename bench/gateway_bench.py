@@ -4,10 +4,10 @@
 
 Starts `switchboard gateway` (one process) against the given Kafka with a tenants file of
 its own and a fresh topic, then offers each rate for --duration seconds after --warmup
-seconds. Requests leave on schedule whether or not earlier ones were answered (open
-loop), over keep-alive HTTP/1.1 connections; latency runs from the scheduled send time,
-so a slow gateway shows up as latency, not as a lower offered rate. The mix is
-switchboard.workload's (Apple types, app events each with a fresh HS256 JWT, test
+seconds with switchboard.loadgen: requests leave on schedule whether or not earlier ones
+were answered (open loop), over keep-alive HTTP/1.1 connections; latency runs from the
+scheduled send time, so a slow gateway shows up as latency, not as a lower offered rate.
+The mix is switchboard.workload's (Apple types, app events each with a fresh HS256 JWT, test
 notifications, an unmodelled type) plus --bad-share refused requests (401 and 422).
 """
 
@@ -24,8 +24,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections import Counter, deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +38,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from schemas.tenants import token_sha256  # noqa: E402
+from switchboard.loadgen import Pool, offer, render_post  # noqa: E402
 from switchboard.localkafka import free_port  # noqa: E402
 from switchboard.workload import APP_PATH, Workload  # noqa: E402
 
@@ -92,114 +92,9 @@ def requests_for(setup: Setup, count: int, bad_share: float, rng: random.Random)
                 token = "not-a-valid-token"  # noqa: S105
             else:
                 body = body.replace(b'"notificationId"', b'"notificationID"', 1)
-        head = (
-            f"POST {n.path} HTTP/1.1\r\nHost: gateway\r\nAuthorization: Bearer {token}\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
-        )
-        rendered.append(head.encode() + body)
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        rendered.append(render_post(n.path, body, headers, host="gateway"))
     return rendered
-
-
-@dataclass
-class Phase:
-    latencies: list[float] = field(default_factory=list)  # seconds, 202 answers only
-    statuses: Counter[int] = field(default_factory=Counter)  # -1: connection lost
-    end: float = float("inf")  # when the offering stopped (perf_counter)
-    accepted_late: int = 0  # 202 answers that came after `end`
-
-
-class Connection(asyncio.Protocol):
-    """One keep-alive connection carrying one request at a time."""
-
-    def __init__(self, pool: Pool) -> None:
-        self.pool, self.buffer = pool, bytearray()
-        self.current: tuple[float, Phase] | None = None
-        self.transport: Any = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport
-
-    def send(self, request: bytes, scheduled: float, phase: Phase) -> None:
-        self.current = (scheduled, phase)
-        self.transport.write(request)
-
-    def data_received(self, data: bytes) -> None:
-        self.buffer += data
-        end = self.buffer.find(b"\r\n\r\n")
-        if end < 0:
-            return
-        head = bytes(self.buffer[:end]).lower() + b"\r\n"
-        start = head.find(b"content-length:") + 15
-        size = end + 4 + int(head[start : head.find(b"\r\n", start)])
-        if len(self.buffer) < size or self.current is None:
-            return
-        del self.buffer[:size]
-        (scheduled, phase), self.current = self.current, None
-        status = int(head[9:12])
-        phase.statuses[status] += 1
-        if status == 202:
-            now = time.perf_counter()
-            phase.latencies.append(now - scheduled)
-            phase.accepted_late += now > phase.end
-        self.pool.release(self)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if self.current is not None:
-            self.current[1].statuses[-1] += 1
-        self.pool.lost(self)
-
-
-class Pool:
-    """Idle connections; a request with none idle waits (its latency keeps counting) while
-    a new connection opens, up to `limit`."""
-
-    def __init__(self, port: int, limit: int) -> None:
-        self.port, self.limit, self.count = port, limit, 0
-        self.idle: deque[Connection] = deque()
-        self.waiting: deque[tuple[bytes, float, Phase]] = deque()
-
-    async def open(self) -> None:
-        self.count += 1
-        loop = asyncio.get_running_loop()
-        _, conn = await loop.create_connection(lambda: Connection(self), "127.0.0.1", self.port)
-        self.release(conn)
-
-    def dispatch(self, request: bytes, scheduled: float, phase: Phase) -> None:
-        if self.idle:
-            self.idle.pop().send(request, scheduled, phase)
-            return
-        self.waiting.append((request, scheduled, phase))
-        if self.count < self.limit:
-            asyncio.get_running_loop().create_task(self.open())
-
-    def release(self, conn: Connection) -> None:
-        if self.waiting:
-            conn.send(*self.waiting.popleft())
-        else:
-            self.idle.append(conn)
-
-    def lost(self, conn: Connection) -> None:
-        self.count -= 1
-        if conn in self.idle:
-            self.idle.remove(conn)
-
-
-async def offer(pool: Pool, requests: list[bytes], rate: float, seconds: float) -> Phase:
-    phase, total, sent = Phase(), int(rate * seconds), 0
-    start = time.perf_counter() + 0.01
-    while sent < total:
-        due = min(total, int((time.perf_counter() - start) * rate) + 1)
-        while sent < due:
-            pool.dispatch(requests[sent % len(requests)], start + sent / rate, phase)
-            sent += 1
-        await asyncio.sleep(0.002)
-    phase.end = start + seconds
-    deadline = time.perf_counter() + 15
-    while time.perf_counter() < deadline:
-        if sum(phase.statuses.values()) >= total:
-            break
-        await asyncio.sleep(0.01)
-    return phase
 
 
 def memory(pid: int, field_name: str) -> int:
@@ -221,8 +116,8 @@ def percentile_ms(values: list[float], q: float) -> float:
 
 
 async def drive(args: argparse.Namespace, setup: Setup, pid: int) -> None:
-    pool, rng = Pool(args.port, args.connections), random.Random(1)
-    await asyncio.gather(*[pool.open() for _ in range(min(64, args.connections))])
+    pool, rng = Pool("127.0.0.1", args.port, args.connections), random.Random(1)
+    await pool.open(min(64, args.connections))
     for rate in args.rates:
         count = int(rate * (args.warmup + args.duration)) + 1
         requests = requests_for(setup, count, args.bad_share, rng)
@@ -234,13 +129,15 @@ async def drive(args: argparse.Namespace, setup: Setup, pid: int) -> None:
             "offered/s": rate,
             # Answered while offering: a gateway that falls behind does not get credit
             # for the backlog it clears after the offering stops.
-            "accepted/s": round((len(phase.latencies) - phase.accepted_late) / args.duration),
-            "accepted late": phase.accepted_late,
+            "accepted/s": round((phase.accepted - phase.late) / args.duration),
+            "accepted late": phase.late,
             "p50 ms": percentile_ms(phase.latencies, 0.50),
             "p99 ms": percentile_ms(phase.latencies, 0.99),
             "max ms": percentile_ms(phase.latencies, 1.0),
             "answers": dict(sorted(phase.statuses.items())),
-            "unanswered": int(rate * args.duration) - sum(phase.statuses.values()),
+            "connections lost": phase.lost,
+            "unanswered": phase.unanswered,
+            "not sent (connections busy)": phase.busy,
             "gateway CPU": f"{cpu:.0%}",
             "gateway RSS MiB": memory(pid, "VmRSS"),
             "connections": pool.count,
@@ -248,6 +145,7 @@ async def drive(args: argparse.Namespace, setup: Setup, pid: int) -> None:
         }
         print(json.dumps(row), flush=True)
         await asyncio.sleep(args.pause)
+    pool.close()
 
 
 def start_gateway(args: argparse.Namespace, setup: Setup, topic: str, log: Path) -> Any:

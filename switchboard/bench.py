@@ -1,15 +1,18 @@
 """`switchboard bench`: the whole stack on this machine, measured, in one table.
 
 Starts a single-broker Kafka (switchboard.localkafka, free ports, a temporary home), one
-stream worker and one gateway, then offers each rate open loop for `duration_s`: requests
-leave on schedule whether or not earlier ones were answered, and latency runs from the
-scheduled time, so a slow gateway shows as latency rather than as a lower offered rate.
-Every request is a distinct notification of switchboard.workload's mix (app events with a
-fresh JWT each). Per rate: gateway accepted/s, p50/p99; worker events/s (first-seen events
-applied per second, from the phase start until the worker has caught up); accept-to-
-queryable p50/p99 (a TEST_NOTIFICATION probe, from its 202 until GET last-test shows it);
-peak RSS (VmHWM) per process. `soak_minutes` then runs 70% of the best accepted rate and
-reports each process's resident memory at the start and the end.
+stream worker and one gateway, then offers each rate open loop for `duration_s` with
+switchboard.loadgen: requests leave on schedule whether or not earlier ones were answered,
+and latency runs from the scheduled time, so a slow gateway shows as latency rather than as
+a lower offered rate. Every request is a distinct notification of switchboard.workload's mix
+(app events with a fresh JWT each), rendered before the clock starts. Per rate: the rate
+requests really left at, the most the generator fell behind its schedule, and requests
+not sent because every connection was busy; gateway accepted/s, p50/p99; worker events/s
+(first-seen events applied per second, from the phase start until the worker has caught
+up); accept-to-queryable p50/p99 (a TEST_NOTIFICATION probe, from its 202 until GET
+last-test shows it); peak RSS (VmHWM) per process.
+`soak_minutes` then runs 70% of the best accepted rate and reports each process's resident
+memory at the start and the end.
 """
 
 from __future__ import annotations
@@ -27,8 +30,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import uvloop
 
-from switchboard import localkafka
+from switchboard import loadgen, localkafka
 from switchboard.devstack import _spawn, _terminate, _wait_ready
 from switchboard.sender import Credentials, write_tenants_file
 from switchboard.workload import Notification, Org, Workload, apple
@@ -67,15 +71,34 @@ def rss_mib(pid: int, field_name: str = "VmHWM") -> float:
     return math.nan
 
 
+SEGMENT_S = 30.0  # app JWTs live 60 s: render at most this much load ahead of sending it
+
+
 @dataclass
 class Phase:
     rate: float
-    statuses: dict[str, int] = field(default_factory=dict)
-    latencies: list[float] = field(default_factory=list)  # seconds, 2xx only
+    segments: list[loadgen.Phase] = field(default_factory=list)  # the offered load, in order
     e2e: list[float] = field(default_factory=list)  # seconds, accept -> queryable
-    accepted_per_s: float = 0.0
     events_per_s: float = math.nan
     probes_accepted: int = 0
+
+    def total(self, name: str) -> float:
+        return float(sum(getattr(segment, name) for segment in self.segments))
+
+    @property
+    def latencies(self) -> list[float]:  # seconds from the scheduled time, 2xx only
+        return [x for segment in self.segments for x in segment.latencies]
+
+    @property
+    def accepted_per_s(self) -> float:
+        # Over the time until the last answer: a gateway that falls behind stretches it.
+        return self.total("accepted") / self.total("took")
+
+    @property
+    def refused(self) -> int:
+        """Sent and not accepted: an error status, a dropped connection or no answer."""
+        errors = sum(n for seg in self.segments for k, n in seg.statuses.items() if k >= 300)
+        return errors + int(self.total("lost") + self.total("unanswered"))
 
 
 @dataclass
@@ -98,23 +121,13 @@ def notification_stream(tenants: int, orgs: int, exclude: str) -> Iterator[Notif
 
 
 async def _post(client: httpx.AsyncClient, s: BenchStack, n: Notification) -> httpx.Response:
-    headers = {
-        "Authorization": s.credentials.header(s.tenant_of[n.key], n.path),
-        "Content-Type": "application/json",
-    }
-    return await client.post(s.gateway + n.path, content=n.body, headers=headers)
+    return await client.post(s.gateway + n.path, content=n.body, headers=_headers(s, n))
 
 
-async def _one(
-    client: httpx.AsyncClient, s: BenchStack, n: Notification, at: float, p: Phase
-) -> None:
-    try:
-        status = str((await _post(client, s, n)).status_code)
-    except httpx.HTTPError as exc:
-        status = type(exc).__name__
-    p.statuses[status] = p.statuses.get(status, 0) + 1
-    if status.startswith("2"):
-        p.latencies.append(time.perf_counter() - at)
+def _headers(s: BenchStack, n: Notification) -> dict[str, str]:
+    # An app event's header is a fresh JWT (the gateway refuses a replayed jti).
+    authorization = s.credentials.header(s.tenant_of[n.key], n.path)
+    return {"Authorization": authorization, "Content-Type": "application/json"}
 
 
 async def _probe(client: httpx.AsyncClient, s: BenchStack, p: Phase, until: float) -> None:
@@ -138,21 +151,27 @@ async def _probe(client: httpx.AsyncClient, s: BenchStack, p: Phase, until: floa
 async def offer(
     s: BenchStack, source: Iterator[Notification], rate: float, seconds: float
 ) -> Phase:
-    """Open loop at `rate`/s for `seconds`, with the end-to-end probe alongside."""
-    phase, tasks = Phase(rate), set[asyncio.Task[None]]()
-    limits = httpx.Limits(max_connections=512, max_keepalive_connections=512)
-    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
-        start = time.perf_counter()
-        probe = asyncio.create_task(_probe(client, s, phase, start + seconds))
-        for i in range(int(rate * seconds)):
-            at = start + i / rate
-            await asyncio.sleep(max(0.0, at - time.perf_counter()))
-            task = asyncio.create_task(_one(client, s, next(source), at, phase))
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
-        await asyncio.gather(*tasks, probe)
-    # Over the time until the last answer: a gateway that falls behind stretches the phase.
-    phase.accepted_per_s = len(phase.latencies) / (time.perf_counter() - start)
+    """Open loop at `rate`/s for `seconds`, with the end-to-end probe alongside.
+
+    Requests are rendered (app JWTs signed) before the clock starts, SEGMENT_S of load at a
+    time since the JWTs expire; a longer phase pauses between segments to render the next.
+    """
+    phase, gateway = Phase(rate), httpx.URL(s.gateway)
+    pool = loadgen.Pool(gateway.host, gateway.port or 80, limit=512)
+    async with httpx.AsyncClient(timeout=30) as client:
+        try:
+            left = seconds
+            while left > 0:
+                span, left = min(left, SEGMENT_S), left - SEGMENT_S
+                sources = itertools.islice(source, math.ceil(rate * span))
+                requests = [loadgen.render_post(n.path, n.body, _headers(s, n)) for n in sources]
+                await pool.open(max(0, 64 - pool.count))
+                until = time.perf_counter() + span
+                probe = asyncio.create_task(_probe(client, s, phase, until))
+                phase.segments.append(await loadgen.offer(pool, requests, rate, span))
+                await probe
+        finally:
+            pool.close()
     return phase
 
 
@@ -229,24 +248,25 @@ def measure(
     source = notification_stream(tenants, orgs, s.probe_uid)
     phases = []
     for rate in rates:
-        before, started = worker_events(s.worker), time.perf_counter()
-        phase = asyncio.run(offer(s, source, rate, seconds))
-        want = before + len(phase.latencies) + phase.probes_accepted
-        took = wait_events(s.worker, want, started)
+        before = worker_events(s.worker)
+        phase = uvloop.run(offer(s, source, rate, seconds))
+        want = before + phase.total("accepted") + phase.probes_accepted
+        took = wait_events(s.worker, want, phase.segments[0].start)
         phase.events_per_s = (want - before) / took
         phases.append(phase)
     return phases, source
 
 
 def report(s: BenchStack, phases: Sequence[Phase]) -> str:
-    header = ["offered/s", "accepted/s", "p50 ms", "p99 ms", "refused", "worker ev/s",
-              "e2e p50 ms", "e2e p99 ms"]  # fmt: skip
+    header = ["offered/s", "sent/s", "lag ms", "accepted/s", "p50 ms", "p99 ms", "refused",
+              "not sent", "worker ev/s", "e2e p50 ms", "e2e p99 ms"]  # fmt: skip
     rows = [
         [
-            p.rate, p.accepted_per_s,
+            p.rate, p.total("sent") / p.total("sending_s"),
+            max(x.lag_s for x in p.segments) * 1000, p.accepted_per_s,
             percentile(p.latencies, 50) * 1000, percentile(p.latencies, 99) * 1000,
-            sum(n for k, n in p.statuses.items() if not k.startswith("2")),
-            p.events_per_s, percentile(p.e2e, 50) * 1000, percentile(p.e2e, 99) * 1000,
+            p.refused, int(p.total("busy")), p.events_per_s,
+            percentile(p.e2e, 50) * 1000, percentile(p.e2e, 99) * 1000,
         ]
         for p in phases
     ]  # fmt: skip
@@ -256,14 +276,15 @@ def report(s: BenchStack, phases: Sequence[Phase]) -> str:
 
 def soak(s: BenchStack, source: Iterator[Notification], rate: float, minutes: float) -> str:
     start = {name: rss_mib(pid, "VmRSS") for name, pid in s.pids.items()}
-    phase = asyncio.run(offer(s, source, rate, minutes * 60))
+    phase = uvloop.run(offer(s, source, rate, minutes * 60))
     end = {name: rss_mib(pid, "VmRSS") for name, pid in s.pids.items()}
     growth = ", ".join(
         f"{n} {start[n]:,.0f} -> {end[n]:,.0f} MiB ({end[n] - start[n]:+,.0f})" for n in start
     )
     return (
         f"soak {minutes:g} min at {rate:,.0f}/s: accepted/s {phase.accepted_per_s:,.1f}, "
-        f"p99 {percentile(phase.latencies, 99) * 1000:,.1f} ms; RSS {growth}"
+        f"p99 {percentile(phase.latencies, 99) * 1000:,.1f} ms, "
+        f"not sent {phase.total('busy'):,.0f}; RSS {growth}"
     )
 
 

@@ -2,7 +2,8 @@
 
 import math
 
-from switchboard.bench import every_org, percentile, table
+from switchboard import loadgen
+from switchboard.bench import Phase, every_org, percentile, table
 
 
 def test_percentile_is_nearest_rank() -> None:
@@ -30,3 +31,17 @@ def test_every_org_covers_both_key_forms_and_the_probe() -> None:
     assert len(orgs.orgs) == 2 * 3 * 2 + 1
     assert "2049025000010002" in orgs.uids("tenant-1")
     assert "32002" in orgs.tenant_ids("tenant-1")
+
+
+def test_phase_adds_up_its_segments() -> None:
+    first = loadgen.Phase(100, 10, offered=1000, sent=990, busy=10, lost=2, last_answer=11.0)
+    first.statuses.update({202: 980, 503: 5})  # and 3 never answered
+    first.latencies = [0.01] * 980
+    second = loadgen.Phase(100, 10, offered=1000, sent=1000, start=40.0, last_answer=49.0)
+    second.statuses.update({202: 1000})
+    second.latencies = [0.02] * 1000
+    phase = Phase(100, [first, second])
+    assert phase.total("busy") == 10
+    assert phase.refused == 5 + 2 + 3
+    assert len(phase.latencies) == 1980
+    assert phase.accepted_per_s == 1980 / (11 + 10)  # the pause between segments not counted

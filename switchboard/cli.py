@@ -128,7 +128,7 @@ def send(
 @app.command()
 def bench(
     rates: Annotated[str, typer.Option(help="Offered rates, requests/s, comma-separated.")] = (
-        "100,200,300"
+        "500,1000,2000,3000"
     ),
     seconds: Annotated[float, typer.Option(help="Seconds per rate.")] = 30,
     tenants: Annotated[int, typer.Option(help="Tenants.")] = 4,

@@ -265,7 +265,7 @@ def _wait_gone(pid: int, timeout: float) -> bool:
 
 
 async def _brokers_answering(bootstrap: str) -> int:
-    from aiokafka import AIOKafkaClient  # type: ignore[attr-defined]
+    from aiokafka import AIOKafkaClient
 
     # "connection refused" while the JVM starts is expected; keep it out of the output.
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)

@@ -12,6 +12,10 @@ RECEIVED_AT: Final = "received-at"  # gateway receive time, epoch milliseconds
 CONTENT_SHA256: Final = "content-sha256"  # hex sha256 of the record value
 REQUEST_ID: Final = "request-id"
 
+# Set by the stream workers on every record they write: the offset of the source record in
+# its raw-notifications partition (same partition number). Lets a restarted worker see
+# what its outputs already hold (streams.watermarks); consumers may use it to order too.
+SOURCE_OFFSET: Final = "source-offset"
 DEAD_LETTER_REASON: Final = "dead-letter-reason"
 DEAD_LETTER_SOURCE: Final = "dead-letter-source"  # "topic/partition/offset" of the bad record
 CONFLICT_FIRST_SHA256: Final = "conflict-first-sha256"

@@ -3,14 +3,18 @@
 Order inside one event, chosen for crash safety (see streams.updates and streams.dedupe):
 forward to the per-type topic, then apply the table updates, then remember the sighting.
 A crash anywhere before the offset commit replays the event: its sighting is either
-absent or names this very record (REPLAY), so it is forwarded again (per-type topics are
-at-least-once) and its table updates are skipped where they are already applied.
+absent or names this very record (REPLAY); it is forwarded again only if its per-type
+topic does not hold it yet (streams.watermarks), and its table updates are skipped where
+they are already applied (streams.updates).
 """
 
 import logging
 import time
+from typing import Any
 
 import faust
+from faust.types import TP
+from mode.types.signals import BaseSignalT
 
 from schemas import headers as h
 from schemas.topics import CONFLICTS, DEAD_LETTER, topic_for
@@ -20,7 +24,7 @@ from streams.dedupe import Deduper, Sighting, Verdict
 from streams.errors import RecordError
 from streams.records import Incoming, Notification, decode, incoming
 from streams.tables import TABLES, seen_notifications
-from streams.topics import publish, raw_notifications_topic
+from streams.topics import publish, raw_notifications_topic, watermarks
 from streams.updates import changes_for
 
 log = logging.getLogger(__name__)
@@ -32,7 +36,10 @@ async def route_notifications(stream: faust.StreamT[bytes]) -> None:
     """Route each raw notification once to its per-type topic and apply it to the tables."""
     producer = app.batching_producer
     async for event in stream.events():
-        handle(incoming(event.message))
+        record = incoming(event.message)
+        if record.partition not in watermarks:  # once per assignment
+            await watermarks.load({record.partition, *assigned_partitions()})
+        handle(record)
         if producer.has_due():
             await producer.ship()  # full or lingering batches; backpressure from Kafka
 
@@ -60,14 +67,13 @@ def process(n: Notification, record: Incoming) -> Verdict:
         metrics.duplicates.labels(label).inc()
     elif verdict is Verdict.CONFLICT:
         assert first is not None
-        publish(
-            CONFLICTS, record.partition, record.key, record.value, conflict_headers(record, first)
-        )
+        publish(CONFLICTS, record, conflict_headers(record, first))
         metrics.conflicts.labels(label).inc()
         log.warning("conflict", extra={"fields": _fields(n, record, first=first.sha256)})
     else:
         changes = changes_for(n, record.offset, record.received_at_ms)
-        publish(topic_for(n.type), record.partition, record.key, record.value, record.headers)
+        if not publish(topic_for(n.type), record, record.headers):
+            metrics.not_forwarded.labels(label).inc()
         for change in changes:
             table = TABLES[change.table]
             new = change.update(store.get(table, record.partition, change.key))
@@ -88,13 +94,14 @@ def dead_letter(record: Incoming, reason: str, kind: str) -> None:
     ]
     log.warning("dead letter", extra={"fields": {"position": record.position, "reason": reason}})
     try:
-        publish(DEAD_LETTER, record.partition, record.key, record.value, headers)
+        sent = publish(DEAD_LETTER, record, headers)
     except Exception:
         # Nothing else can take the record; it stays in raw-notifications until retention.
         metrics.dead_letter_failures.inc()
         log.exception("dead letter not sent", extra={"fields": {"position": record.position}})
         return
-    metrics.dead_letters.labels(kind).inc()
+    if sent:
+        metrics.dead_letters.labels(kind).inc()
 
 
 def conflict_headers(record: Incoming, first: Sighting) -> list[tuple[str, bytes]]:
@@ -108,3 +115,21 @@ def conflict_headers(record: Incoming, first: Sighting) -> list[tuple[str, bytes
 
 def _fields(n: Notification, record: Incoming, **more: str) -> dict[str, object]:
     return {"type": n.type, "org": n.org, "id": n.id, "position": record.position, **more}
+
+
+def assigned_partitions() -> set[int]:
+    """The raw-notifications partitions this worker owns now."""
+    source = raw_notifications_topic.get_topic_name()
+    return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == source}
+
+
+def forget_marks(sender: Any, /, *args: Any, signal: BaseSignalT[Any], **kwargs: Any) -> None:
+    """Partitions revoked or (re)assigned: their output marks are read afresh before use,
+    since another worker may have written to the outputs in between."""
+    source = raw_notifications_topic.get_topic_name()
+    partitions: set[TP] = args[0]
+    watermarks.forget(tp.partition for tp in partitions if tp.topic == source)
+
+
+app.on_partitions_revoked.connect(forget_marks)
+app.on_partitions_assigned.connect(forget_marks)

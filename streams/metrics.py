@@ -34,6 +34,12 @@ replays = Counter(
     ["type"],
     registry=registry,
 )
+not_forwarded = Counter(
+    "switchboard_stream_replays_not_forwarded",
+    "Replayed records not forwarded again: their per-type topic already held them.",
+    ["type"],
+    registry=registry,
+)
 dead_letters = Counter(
     "switchboard_stream_dead_letters",
     "Records sent to notifications.dead-letter, by reason kind.",

@@ -16,8 +16,11 @@ Durability. Faust commits a source offset only after `producer.flush()` returned
 waits until all are acknowledged, and drains Faust's own buffer, whose `flush()` gives up
 after 0.1 s without progress. Idempotence (acks=all) is on, which Faust only does in
 exactly-once mode. A batch that fails after aiokafka's retries makes every later flush
-raise: no offset is committed past it, the consumer crashes and the worker exits (exit
-status 1), and whoever owns the partition next processes the events again.
+raise, and nothing more is shipped: no offset is committed past it, no later record of
+its partition lands after the gap (streams.watermarks relies on that; the broker's
+idempotence sequence check refuses one that aiokafka had already queued), the consumer
+crashes and the worker exits (exit status 1), and whoever owns the partition next
+processes the events again.
 """
 
 import asyncio
@@ -96,6 +99,10 @@ class BatchingProducer(Producer):
     async def ship(self, *, everything: bool = False) -> None:
         """Hand full batches, and all open ones when due (or asked), to aiokafka, in order."""
         async with self._shipping:
+            if self._failure is not None:
+                # Nothing more after a lost batch: a later batch of the same partition on
+                # the topic would mark the lost one as written (streams.watermarks).
+                raise ProducerSendError(f"a batch was not delivered: {self._failure!r}")
             ready, self._full = self._full, []
             if everything or self.has_due():
                 ready += list(self._open.items())

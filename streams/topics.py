@@ -7,8 +7,11 @@ with the schemas models, there is no second encoding to keep in sync.
 
 from collections.abc import Sequence
 
+from schemas import headers as h
 from schemas import topics as names
 from streams.app import app, settings
+from streams.records import Incoming
+from streams.watermarks import KafkaTails, Watermarks
 
 Headers = Sequence[tuple[str, bytes]]
 
@@ -27,8 +30,21 @@ def topics_to_create() -> list[str]:
     return [settings.topic(name) for name in names.ALL_TOPICS]
 
 
-def publish(topic: str, partition: int, key: bytes | None, value: bytes, headers: Headers) -> None:
-    """Queue a record for `topic` (a schemas.topics name, without prefix).
+OUTPUT_TOPICS = (*names.PER_TYPE_TOPICS, names.DEAD_LETTER, names.CONFLICTS)
+
+# What the outputs already hold, per source partition (streams.watermarks).
+watermarks = Watermarks(
+    KafkaTails(
+        settings.kafka_bootstrap,
+        settings.topic(names.RAW_NOTIFICATIONS),
+        {settings.topic(name): name for name in OUTPUT_TOPICS},
+    )
+)
+
+
+def publish(topic: str, record: Incoming, headers: Headers) -> bool:
+    """Queue `record` for `topic` (a schemas.topics name, without prefix), with `headers`
+    and its source offset; False, and nothing queued, when `topic` already holds it.
 
     The partition is the source record's: the per-type topics are co-partitioned with
     raw-notifications (same count, same key), so this is the partition the key hashes
@@ -36,4 +52,13 @@ def publish(topic: str, partition: int, key: bytes | None, value: bytes, headers
     the producer ships it within milliseconds and always before the source offset is
     committed (streams.producer), so it is on its topic before the event counts as done.
     """
-    app.batching_producer.append(settings.topic(topic), partition, key, value, headers)
+    if watermarks.holds(topic, record.partition, record.offset):
+        return False
+    tagged = [
+        *((name, value) for name, value in headers if name != h.SOURCE_OFFSET),
+        (h.SOURCE_OFFSET, str(record.offset).encode()),
+    ]
+    app.batching_producer.append(
+        settings.topic(topic), record.partition, record.key, record.value, tagged
+    )
+    return True

@@ -17,7 +17,6 @@ from tests.system.stack import (
     Stack,
     gateway_process,
     scenario_workloads,
-    start_workers,
     write_tenants,
 )
 
@@ -54,7 +53,7 @@ def stack(
     credentials = write_tenants(group.tenants_file, workloads)
     gateway = None
     try:
-        start_workers(group, 2)  # the workers create the topics, with PARTITIONS and replication 3
+        group.start(2)  # the workers create the topics, with PARTITIONS and replication 3
         gateway = gateway_process(group, home)
         gateway.start()
         gateway.wait_ready(90)

@@ -125,23 +125,6 @@ class Stack:
         raise TimeoutError(f"{short} partitions still under-replicated after {timeout}s")
 
 
-def start_workers(group: WorkerGroup, count: int, attempts: int = 3) -> None:
-    """Start `count` workers, one at a time. A worker that exits at startup because the
-    topics it just created are not yet in the metadata of the broker it asked (streams
-    ensure_topics on a multi-broker cluster, reported) is started again: they exist now."""
-    for _ in range(count):
-        worker = group.add_worker()
-        for attempt in range(attempts):
-            worker.start()
-            try:
-                worker.wait_ready(120)
-                break
-            except RuntimeError as exc:
-                if "topics must have" not in str(exc) or attempt == attempts - 1:
-                    raise
-                time.sleep(1)
-
-
 def gateway_process(group: WorkerGroup, home: Path) -> GatewayProcess:
     port = localkafka.free_port()
     env = {

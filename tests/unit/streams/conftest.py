@@ -7,7 +7,7 @@ that import here, and put back right after: other packages' tests share the proc
 import hashlib
 import os
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,7 +42,7 @@ _ENV = {
 _saved = {name: os.environ.get(name) for name in _ENV}
 os.environ.update(_ENV)
 try:
-    from streams import agents
+    from streams import agents, topics
     from streams.app import app
     from streams.tables import TABLES
 finally:
@@ -74,6 +74,28 @@ def clean_tables() -> Iterator[None]:
     agents.deduper._clean_below.clear()
     agents.deduper._resume.clear()
     yield
+
+
+class OutputTails:
+    """Stands in for streams.watermarks.KafkaTails: marks per partition, reads counted."""
+
+    def __init__(self) -> None:
+        self.marks: dict[int, dict[str, int]] = {}
+        self.reads: list[list[int]] = []
+
+    async def __call__(self, partitions: Collection[int]) -> dict[int, dict[str, int]]:
+        self.reads.append(sorted(partitions))
+        return {p: dict(self.marks.get(p, {})) for p in partitions}
+
+
+@pytest.fixture(autouse=True)
+def output_tails(monkeypatch: pytest.MonkeyPatch) -> Iterator[OutputTails]:
+    """No broker in unit tests: the outputs hold what the test says (nothing by default)."""
+    tails = OutputTails()
+    monkeypatch.setattr(topics.watermarks, "_read", tails)
+    topics.watermarks.forget(range(64))
+    yield tails
+    topics.watermarks.forget(range(64))
 
 
 class Recorder:

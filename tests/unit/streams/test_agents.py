@@ -4,14 +4,18 @@ import json
 from typing import Any
 
 import pytest
+from faust.types import TP
 
 from schemas import headers as h
 from streams import agents, metrics
+from streams.app import app
 from streams.keys import table_key
 from streams.tables import asset_counts, assignments, last_tests, tenant_urls, user_status
+from streams.topics import raw_notifications_topic
 from tests.unit.streams.conftest import (
     ACME_TENANT_ID,
     ACME_UID,
+    OutputTails,
     Recorder,
     example_bytes,
     gateway_headers,
@@ -168,12 +172,12 @@ async def test_a_failing_dead_letter_send_does_not_stop_the_agent(
     assert metrics.dead_letter_failures._value.get() == before + 2
 
 
-async def test_a_replayed_record_is_forwarded_again_but_applied_once(
+async def test_a_replay_its_topic_does_not_hold_is_forwarded_again_but_applied_once(
     send: Any, produced: Recorder, agent: Any
 ) -> None:
     body = example_bytes("apple_asset_count")
     first = await send(body, offset=10, at=1_700_000_000_000)
-    await send(body, offset=10, at=1_700_000_000_000)  # the same record after a crash
+    await send(body, offset=10, at=1_700_000_000_000)  # the same record: crash before shipping
     await send(body, offset=11, at=1_700_000_060_000)  # Apple's retry
     routed = [r.topic for r in produced.routed]
     assert routed == ["notifications.asset-count", "notifications.asset-count"]
@@ -185,6 +189,55 @@ async def test_a_replayed_record_is_forwarded_again_but_applied_once(
         "count": -12,
         "offset": first.message.offset,
     }
+
+
+def restart(partition: int) -> None:
+    """What a worker sees after a crash: the partition assigned again."""
+    tp = TP(raw_notifications_topic.get_topic_name(), partition)
+    agents.forget_marks(app, {tp}, signal=app.on_partitions_assigned)
+
+
+async def test_a_replay_its_topic_already_holds_is_applied_once_and_not_forwarded(
+    send: Any, produced: Recorder, output_tails: OutputTails
+) -> None:
+    body = example_bytes("apple_asset_count")
+    before = count(metrics.not_forwarded, "ASSET_COUNT")
+    await send(body, offset=10, at=1_700_000_000_000)
+    # The worker dies after its records reached the topic, before the offset commit.
+    output_tails.marks[0] = {"notifications.asset-count": 10}
+    restart(0)
+    await send(body, offset=10, at=1_700_000_000_000)
+    await send(body, offset=11, at=1_700_000_060_000)  # Apple's retry: a duplicate
+    await send(example_bytes("apple_test_notification"), offset=12)
+    assert [r.topic for r in produced.routed] == [
+        "notifications.asset-count",
+        "notifications.test",
+    ]
+    assert count(metrics.not_forwarded, "ASSET_COUNT") == before + 1
+    assert table_value(asset_counts, table_key(ACME_UID, "408709785", "STDQ"))["count"] == -12
+    assert output_tails.reads == [[0], [0]]  # once per assignment, not per event
+
+
+async def test_marks_are_kept_per_output_topic_and_partition(
+    send: Any, produced: Recorder, output_tails: OutputTails
+) -> None:
+    output_tails.marks[3] = {"notifications.dead-letter": 7, "notifications.test": 50}
+    await send(b"garbage", partition=3, offset=7)  # its dead letter is already there
+    await send(b"garbage", partition=3, offset=8)
+    await send(example_bytes("apple_asset_count"), partition=3, offset=9)
+    await send(example_bytes("apple_test_notification"), partition=4, offset=9)
+    assert [(r.topic, r.partition, r.header(h.SOURCE_OFFSET)) for r in produced.routed] == [
+        ("notifications.dead-letter", 3, b"8"),
+        ("notifications.asset-count", 3, b"9"),
+        ("notifications.test", 4, b"9"),
+    ]
+
+
+async def test_every_output_carries_its_source_offset_once(send: Any, produced: Recorder) -> None:
+    forged = [*gateway_headers("apple", 1_700_000_000_000), (h.SOURCE_OFFSET, b"999999")]
+    await send(example_bytes("apple_asset_count"), offset=42, headers=forged)
+    [routed] = produced.routed
+    assert [v for k, v in routed.headers if k == h.SOURCE_OFFSET] == [b"42"]
 
 
 async def test_a_repeat_after_the_window_is_a_new_notification(send: Any) -> None:

@@ -108,6 +108,9 @@ async def test_flush_waits_for_everything_and_a_lost_batch_stops_commits(produce
     made.append("t", 0, b"k", b"v")
     with pytest.raises(ProducerSendError):  # and every flush after it
         await made.flush()
+    # Nothing shipped after the lost batch: a later record of the partition on the topic
+    # would make the lost one look written to the next owner (streams.watermarks).
+    assert len(fake.sent) == 1
 
 
 async def test_a_refused_batch_is_a_failure_too(producer: Any) -> None:

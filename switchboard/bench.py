@@ -24,6 +24,7 @@ import os
 import random
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -71,6 +72,7 @@ def rss_mib(pid: int, field_name: str = "VmHWM") -> float:
     return math.nan
 
 
+SEEN_LABEL = '{table="seen_notifications"}'
 SEGMENT_S = 30.0  # app JWTs live 60 s: render at most this much load ahead of sending it
 
 
@@ -175,14 +177,19 @@ async def offer(
     return phase
 
 
-def worker_events(worker: str) -> float:
-    """First-seen events the worker has applied (its switchboard_stream_events counter)."""
+def worker_metric(worker: str, name: str, labels: str = "") -> float:
+    """The sum of a worker metric's samples whose line starts with `name` + `labels`."""
     text = httpx.get(f"{worker}/metrics", timeout=10).text
     return sum(
         float(line.rsplit(" ", 1)[1])
         for line in text.splitlines()
-        if line.startswith("switchboard_stream_events_total")
+        if line.startswith(name + labels)
     )
+
+
+def worker_events(worker: str) -> float:
+    """First-seen events the worker has applied (its switchboard_stream_events counter)."""
+    return worker_metric(worker, "switchboard_stream_events_total")
 
 
 def wait_events(worker: str, want: float, since: float, limit_s: float = 120) -> float:
@@ -274,17 +281,39 @@ def report(s: BenchStack, phases: Sequence[Phase]) -> str:
     return f"{table(header, rows)}\npeak RSS: {peaks}"
 
 
-def soak(s: BenchStack, source: Iterator[Notification], rate: float, minutes: float) -> str:
-    start = {name: rss_mib(pid, "VmRSS") for name, pid in s.pids.items()}
-    phase = uvloop.run(offer(s, source, rate, minutes * 60))
-    end = {name: rss_mib(pid, "VmRSS") for name, pid in s.pids.items()}
+def soak(
+    s: BenchStack, source: Iterator[Notification], rate: float, minutes: float, every_s: float = 60
+) -> str:
+    """Offer `rate` for `minutes`; resident memory of each process and the worker's dedupe
+    sightings every `every_s`, so growth that levels off past the dedupe window shows."""
+    samples: list[list[object]] = []
+    stop = threading.Event()
+
+    def sample() -> None:
+        started = time.monotonic()
+        while True:
+            rss = [rss_mib(pid, "VmRSS") for pid in s.pids.values()]
+            seen = worker_metric(s.worker, "switchboard_stream_table_keys", SEEN_LABEL)
+            samples.append([round((time.monotonic() - started) / 60, 1), *rss, int(seen)])
+            if stop.wait(every_s):
+                return
+
+    sampler = threading.Thread(target=sample, name="soak-sampler", daemon=True)
+    sampler.start()
+    try:
+        phase = uvloop.run(offer(s, source, rate, minutes * 60))
+    finally:
+        stop.set()
+        sampler.join()
+    header = ["minute", *(f"{name} RSS MiB" for name in s.pids), "dedupe sightings"]
     growth = ", ".join(
-        f"{n} {start[n]:,.0f} -> {end[n]:,.0f} MiB ({end[n] - start[n]:+,.0f})" for n in start
+        f"{name} {samples[0][i + 1]:,.0f} -> {samples[-1][i + 1]:,.0f} MiB"
+        for i, name in enumerate(s.pids)
     )
     return (
         f"soak {minutes:g} min at {rate:,.0f}/s: accepted/s {phase.accepted_per_s:,.1f}, "
         f"p99 {percentile(phase.latencies, 99) * 1000:,.1f} ms, "
-        f"not sent {phase.total('busy'):,.0f}; RSS {growth}"
+        f"not sent {phase.total('busy'):,.0f}; RSS {growth}\n" + table(header, samples)
     )
 
 

@@ -8,8 +8,10 @@ topic does not hold it yet (streams.watermarks), and its table updates are skipp
 they are already applied (streams.updates).
 """
 
+import asyncio
 import logging
 import time
+from collections.abc import Iterable
 from typing import Any
 
 import faust
@@ -117,19 +119,37 @@ def _fields(n: Notification, record: Incoming, **more: str) -> dict[str, object]
     return {"type": n.type, "org": n.org, "id": n.id, "position": record.position, **more}
 
 
+MARKS_AT_ASSIGNMENT_S = 10.0  # then the first event of a partition reads its marks
+
+
 def assigned_partitions() -> set[int]:
     """The raw-notifications partitions this worker owns now."""
+    return source_partitions(app.assignor.assigned_actives())
+
+
+def source_partitions(tps: Iterable[TP]) -> set[int]:
     source = raw_notifications_topic.get_topic_name()
-    return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == source}
+    return {tp.partition for tp in tps if tp.topic == source}
 
 
-def forget_marks(sender: Any, /, *args: Any, signal: BaseSignalT[Any], **kwargs: Any) -> None:
-    """Partitions revoked or (re)assigned: their output marks are read afresh before use,
-    since another worker may have written to the outputs in between."""
-    source = raw_notifications_topic.get_topic_name()
-    partitions: set[TP] = args[0]
-    watermarks.forget(tp.partition for tp in partitions if tp.topic == source)
+def forget_revoked(sender: Any, /, *args: Any, signal: BaseSignalT[Any], **kwargs: Any) -> None:
+    """A partition lost may come back after another worker wrote to its outputs."""
+    watermarks.forget(source_partitions(args[0]))
 
 
-app.on_partitions_revoked.connect(forget_marks)
-app.on_partitions_assigned.connect(forget_marks)
+async def read_assigned(
+    sender: Any, /, *args: Any, signal: BaseSignalT[Any], **kwargs: Any
+) -> None:
+    """Partitions (re)assigned: read their output marks afresh, now, while Faust keeps
+    them paused (no event waits, no buffer fills). If Kafka is too slow for that, the
+    first event of each partition reads them instead (route_notifications)."""
+    partitions = source_partitions(args[0])
+    watermarks.forget(partitions)
+    try:
+        await asyncio.wait_for(watermarks.load(partitions), MARKS_AT_ASSIGNMENT_S)
+    except TimeoutError:
+        log.warning("output marks not read at assignment; the first events will read them")
+
+
+app.on_partitions_revoked.connect(forget_revoked)
+app.on_partitions_assigned.connect(read_assigned)

@@ -9,9 +9,10 @@ per partition (streams.producer), idempotent, and a batch that fails stops the w
 So the last record of output partition (topic, p) names the highest source offset of p
 already on that topic, and an event at or below it is skipped instead of forwarded.
 
-The marks of a partition are read when the worker gets the partition (the first event of
-the partition waits for the read) and forgotten when it loses it: the next owner reads
-them again, after the previous owner flushed (a rebalance) or died (a crash). A worker
+The marks of a partition are read when the worker gets the partition, while Faust still
+holds it paused (streams.agents; if that read is slow, the first event of the partition
+waits for it instead), and forgotten when it loses it: the next owner reads them again,
+after the previous owner flushed (a rebalance) or died (a crash). A worker
 that is cut off but still alive while its partitions move can still write after the new
 owner read: that case repeats records (at-least-once), it never loses one.
 """
@@ -91,6 +92,9 @@ class KafkaTails:
         while True:
             try:
                 return await asyncio.wait_for(self._read(partitions), timeout=30)
+            except asyncio.CancelledError:
+                await self.close()  # cut short mid-fetch: start from a fresh consumer
+                raise
             except Exception as exc:
                 log.warning(
                     "reading output marks failed; retrying",

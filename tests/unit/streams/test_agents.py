@@ -1,5 +1,6 @@
 """route_notifications under Faust's test context: routing, dedupe, conflicts, dead letters."""
 
+import asyncio
 import json
 from typing import Any
 
@@ -7,7 +8,7 @@ import pytest
 from faust.types import TP
 
 from schemas import headers as h
-from streams import agents, metrics
+from streams import agents, metrics, topics
 from streams.app import app
 from streams.keys import table_key
 from streams.tables import asset_counts, assignments, last_tests, tenant_urls, user_status
@@ -191,10 +192,10 @@ async def test_a_replay_its_topic_does_not_hold_is_forwarded_again_but_applied_o
     }
 
 
-def restart(partition: int) -> None:
+async def restart(partition: int) -> None:
     """What a worker sees after a crash: the partition assigned again."""
     tp = TP(raw_notifications_topic.get_topic_name(), partition)
-    agents.forget_marks(app, {tp}, signal=app.on_partitions_assigned)
+    await agents.read_assigned(app, {tp}, signal=app.on_partitions_assigned)
 
 
 async def test_a_replay_its_topic_already_holds_is_applied_once_and_not_forwarded(
@@ -205,7 +206,7 @@ async def test_a_replay_its_topic_already_holds_is_applied_once_and_not_forwarde
     await send(body, offset=10, at=1_700_000_000_000)
     # The worker dies after its records reached the topic, before the offset commit.
     output_tails.marks[0] = {"notifications.asset-count": 10}
-    restart(0)
+    await restart(0)
     await send(body, offset=10, at=1_700_000_000_000)
     await send(body, offset=11, at=1_700_000_060_000)  # Apple's retry: a duplicate
     await send(example_bytes("apple_test_notification"), offset=12)
@@ -215,7 +216,40 @@ async def test_a_replay_its_topic_already_holds_is_applied_once_and_not_forwarde
     ]
     assert count(metrics.not_forwarded, "ASSET_COUNT") == before + 1
     assert table_value(asset_counts, table_key(ACME_UID, "408709785", "STDQ"))["count"] == -12
-    assert output_tails.reads == [[0], [0]]  # once per assignment, not per event
+    # Read by the first event (no assignment seen yet), then at the assignment only.
+    assert output_tails.reads == [[0], [0]]
+
+
+async def test_marks_are_read_at_assignment_and_forgotten_at_revocation(
+    send: Any, output_tails: OutputTails
+) -> None:
+    raw = raw_notifications_topic.get_topic_name()
+    assigned = {TP(raw, 2), TP(raw, 5), TP("switchboard-asset_counts-changelog", 2)}
+    await agents.read_assigned(app, assigned, signal=app.on_partitions_assigned)
+    assert output_tails.reads == [[2, 5]]
+    await send(example_bytes("apple_test_notification"), partition=2)
+    assert output_tails.reads == [[2, 5]]  # known: the event does not wait for a read
+    agents.forget_revoked(app, {TP(raw, 2)}, signal=app.on_partitions_revoked)
+    await send(example_bytes("apple_asset_count"), partition=2)
+    assert output_tails.reads == [[2, 5], [2]]
+
+
+async def test_a_slow_read_at_assignment_is_left_to_the_first_event(
+    send: Any, produced: Recorder, output_tails: OutputTails, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def slow(partitions: Any) -> dict[int, dict[str, int]]:
+        await asyncio.sleep(10)
+        return {}
+
+    monkeypatch.setattr(agents, "MARKS_AT_ASSIGNMENT_S", 0.05)
+    with monkeypatch.context() as patched:
+        patched.setattr(topics.watermarks, "_read", slow)
+        raw = raw_notifications_topic.get_topic_name()
+        await agents.read_assigned(app, {TP(raw, 1)}, signal=app.on_partitions_assigned)
+    assert 1 not in topics.watermarks
+    output_tails.marks[1] = {"notifications.test": 3}
+    await send(example_bytes("apple_test_notification"), partition=1, offset=3)
+    assert output_tails.reads == [[1]] and produced.routed == []
 
 
 async def test_marks_are_kept_per_output_topic_and_partition(

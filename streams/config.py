@@ -35,7 +35,21 @@ class WorkerSettings(BaseSettings):
     # moves them to the others (Kafka group session timeout; the broker's minimum is 6 s).
     session_timeout_s: float = Field(default=30.0, ge=6)
     standby_replicas: int = Field(default=1, ge=0)
+    # Faust opens one RocksDB per table partition with 3 memtables of 64 MiB and a 2 GiB
+    # block cache each: a 25-minute soak at 1,400 events/s took a worker from 150 MiB to
+    # 1.26 GiB. Bounded here: each DB holds at most 2 memtables plus its block cache.
+    rocksdb_write_buffer_mib: int = Field(default=8, ge=1, le=1024)
+    rocksdb_block_cache_mib: int = Field(default=8, ge=1, le=4096)
     log_level: str = "info"
+
+    def rocksdb_options(self) -> dict[str, int]:
+        """Options for one table's RocksDB (a new dict each time: Faust pops from it)."""
+        mib = 1024 * 1024
+        return {
+            "write_buffer_size": self.rocksdb_write_buffer_mib * mib,
+            "max_write_buffer_number": 2,
+            "block_cache_size": self.rocksdb_block_cache_mib * mib,
+        }
 
     def topic(self, name: str) -> str:
         """The cluster-wide name of a topic of schemas.topics."""

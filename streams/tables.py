@@ -25,6 +25,7 @@ def _table(name: str, help: str) -> Table:
         key_type=bytes,
         partitions=settings.partitions,
         help=help,
+        options=settings.rocksdb_options(),  # bounded memory (streams.config)
     )
 
 

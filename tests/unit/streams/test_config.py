@@ -1,5 +1,7 @@
 """WorkerSettings: SWITCHBOARD_* variables, defaults, prefixed topic names."""
 
+from pathlib import Path
+
 import pytest
 
 from streams.config import WorkerSettings
@@ -30,3 +32,30 @@ def test_nonsense_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SWITCHBOARD_PARTITIONS", "0")
     with pytest.raises(ValueError):
         WorkerSettings()
+
+
+def test_every_table_opens_rocksdb_with_bounded_memory(tmp_path: Path) -> None:
+    from faust.stores import rocksdb
+
+    from streams.app import app
+    from streams.tables import TABLES
+
+    mib = 1024 * 1024
+    for table in TABLES.values():
+        store = rocksdb.Store(f"rocksdb://{tmp_path}/", app, table, options=table.options)
+        options = store.rocksdb_options
+        assert options.write_buffer_size == 8 * mib, table.name
+        assert options.max_write_buffer_number == 2
+        assert options.block_cache_size == 8 * mib  # Faust's default is 2 GiB per DB
+    assert TABLES["asset_counts"].options is not TABLES["assignments"].options
+
+
+def test_rocksdb_memory_is_configurable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SWITCHBOARD_ROCKSDB_WRITE_BUFFER_MIB", "4")
+    monkeypatch.setenv("SWITCHBOARD_ROCKSDB_BLOCK_CACHE_MIB", "32")
+    options = WorkerSettings().rocksdb_options()
+    assert options == {
+        "write_buffer_size": 4 * 1024 * 1024,
+        "max_write_buffer_number": 2,
+        "block_cache_size": 32 * 1024 * 1024,
+    }

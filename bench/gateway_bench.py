@@ -153,6 +153,8 @@ def start_gateway(args: argparse.Namespace, setup: Setup, topic: str, log: Path)
            "SWITCHBOARD_TENANTS_FILE": str(setup.tenants_file), "SWITCHBOARD_RAW_TOPIC": topic,
            "SWITCHBOARD_LOG_LEVEL": "warning"}  # fmt: skip
     command = [sys.executable, "-m", "switchboard", "gateway", "--port", str(args.port)]
+    if args.floor:
+        command = [sys.executable, str(REPO / "bench" / "asgi_floor.py"), str(args.port)]
     with log.open("wb") as out:
         process = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=out)
     deadline = time.monotonic() + 30
@@ -196,6 +198,8 @@ def main() -> None:
     cli.add_argument("--connections", type=int, default=512, help="at most")
     cli.add_argument("--bad-share", type=float, default=0.02)
     cli.add_argument("--port", type=int, default=0)
+    floor = "drive bench/asgi_floor.py (uvicorn, an app that does nothing) instead"
+    cli.add_argument("--floor", action="store_true", help=floor)
     args = cli.parse_args()
     args.port = args.port or free_port()
     topic = f"bench-raw-{uuid.uuid4().hex[:8]}"

@@ -89,16 +89,20 @@ class WorkerProcess:
     def wait_ready(self, timeout: float = 90.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            assert self.proc is not None
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited {self.proc.returncode}: {self.tail()}")
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
+            if self.ready():
+                return
             time.sleep(0.2)
         raise TimeoutError(f"{self.name} not ready after {timeout}s: {self.tail()}")
+
+    def ready(self) -> bool:
+        """One GET /readyz; an exited process is an error, not "not ready"."""
+        assert self.proc is not None
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"{self.name} exited {self.proc.returncode}: {self.tail()}")
+        try:
+            return httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
 
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -169,9 +173,17 @@ class WorkerGroup:
         return started
 
     def wait_ready(self, timeout: float = 120.0) -> None:
-        for worker in self.workers:
-            if worker.proc is not None and worker.proc.poll() is None:
-                worker.wait_ready(timeout)
+        """Until every running worker is ready at the same time: a worker that joins the
+        group after another was ready sends that one back into a rebalance and recovery."""
+        running = [w for w in self.workers if w.proc is not None and w.proc.poll() is None]
+        deadline = time.monotonic() + timeout
+        while True:
+            for worker in running:
+                worker.wait_ready(max(deadline - time.monotonic(), 1.0))
+            if all(worker.ready() for worker in running):
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"workers not ready together after {timeout}s")
 
     def stop(self) -> None:
         for worker in self.workers:

@@ -20,6 +20,7 @@ from fastapi import FastAPI
 from gateway.app import create_app
 from gateway.config import GatewaySettings
 from schemas import headers as h
+from streams.keys import partition_for
 from tests.examples import APPLE_EXAMPLES
 from tests.unit.gateway.support import (
     ACME_TENANT_ID,
@@ -31,6 +32,7 @@ from tests.unit.gateway.support import (
     bearer,
     example_bytes,
     read_topic,
+    tenants_config,
     write_tenants,
 )
 
@@ -114,6 +116,35 @@ async def test_concurrent_requests_each_get_their_own_ack(
     assert [r.status_code for r in responses] == [202] * len(bodies)
     records = await read_topic(kafka_bootstrap, unique_name, at_least=len(bodies))
     assert sorted(r.value for r in records) == sorted(bodies)
+
+
+async def test_each_organization_lands_on_the_partition_queries_are_routed_to(
+    kafka_bootstrap: str, unique_name: str, tmp_path: Path
+) -> None:
+    """The stream workers answer a query for an organization from the partition
+    streams.keys.partition_for names (Kafka's murmur2): the gateway must write there."""
+    uids = [str(2049025000431439 + i) for i in range(40)]
+    await create_topic(kafka_bootstrap, unique_name, partitions=7)
+    config = tenants_config()
+    config["tenants"][0]["uids"] = uids
+    settings = GatewaySettings(
+        kafka_bootstrap=kafka_bootstrap,
+        raw_topic=unique_name,
+        tenants_file=write_tenants(tmp_path / "tenants.yaml", config),
+    )
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+            for uid in uids:
+                response = await client.post(
+                    "/v1/notifications", content=apple_body(uid), headers=bearer(ACME_TOKEN)
+                )
+                assert response.status_code == 202, response.text
+    records = await read_topic(kafka_bootstrap, unique_name, at_least=len(uids))
+    placed = {record.key.decode(): record.partition for record in records}
+    assert placed == {uid: partition_for(uid, 7) for uid in uids}
+    assert len(set(placed.values())) > 1
 
 
 async def test_test_notification_is_answered_fast(client: httpx.AsyncClient) -> None:

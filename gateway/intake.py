@@ -3,14 +3,11 @@
 Every way a body can be wrong ends in a ProblemError (4xx), never in a 5xx: the schemas
 parsers raise only pydantic.ValidationError, and a "json_invalid" error there means the
 bytes are not JSON at all (400), anything else is a schema violation (422) that names
-the field. A JSON object with a repeated key is refused (400): parsers disagree on which
-value wins, so the uId we check could differ from the one a consumer reads.
+the field. A JSON object with a repeated key is not strict JSON there either (400).
 """
 
-import json
-import re
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from pydantic import ValidationError
 from starlette.requests import Request
@@ -72,7 +69,6 @@ def parse_body(parse: Callable[[bytes], T], body: bytes) -> T:
         parsed = parse(body)
     except ValidationError as exc:
         raise _problem(exc) from None
-    _refuse_duplicate_keys(body)
     return parsed
 
 
@@ -99,42 +95,3 @@ def _problem(exc: ValidationError) -> BadRequestError | SchemaViolationError:
     return SchemaViolationError(
         f"{first['field']}: {first['message']}{more}", extra={"errors": fields}
     )
-
-
-class _DuplicateKeyError(Exception):
-    def __init__(self, key: str) -> None:
-        super().__init__(key)
-        self.key = key
-
-
-def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    obj = dict(pairs)
-    if len(obj) != len(pairs):
-        seen: set[str] = set()
-        for key, _ in pairs:
-            if key in seen:
-                raise _DuplicateKeyError(key)
-            seen.add(key)
-    return obj
-
-
-_PAIRS_DECODER = json.JSONDecoder(object_pairs_hook=_unique_object)
-
-
-# In valid JSON without backslashes, every "name" followed by a colon is a key.
-_KEY_NAMES = re.compile(rb'"([^"]*)"\s*:')
-
-
-def _refuse_duplicate_keys(body: bytes) -> None:
-    if b"\\" not in body:
-        names = _KEY_NAMES.findall(body)
-        if len(names) == len(set(names)):
-            return  # no name used twice anywhere: no object can repeat one
-    try:
-        _PAIRS_DECODER.decode(body.decode())
-    except _DuplicateKeyError as exc:
-        raise BadRequestError(
-            f"the key {exc.key[:64]!r} appears twice in one JSON object: the body is ambiguous"
-        ) from None
-    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
-        pass  # the schemas parser accepted the body; it is the judge of JSON syntax

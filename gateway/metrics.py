@@ -38,11 +38,14 @@ class GatewayMetrics:
             ["route", "status", "tenant"],
             registry=self.registry,
         )
+        # A plain count read at scrape time: a Gauge's inc/dec take a lock each.
+        self.requests_in_flight = 0
         self.in_flight = Gauge(
             "switchboard_gateway_requests_in_flight",
             "HTTP requests being handled.",
             registry=self.registry,
         )
+        self.in_flight.set_function(lambda: float(self.requests_in_flight))
         self.publish_seconds = Histogram(
             "switchboard_gateway_publish_seconds",
             "Time from handing a record to the producer to its acknowledgement (acks=all).",

@@ -5,22 +5,25 @@ inf. Neither is JSON: a record carrying them would break consumers of the per-ty
 topics that parse strictly, and would not match the published JSON Schema. So the
 body is decoded here first and the models then validate the decoded value.
 
+An object naming a key twice is refused too: RFC 8259 leaves its meaning open, parsers
+disagree on which value wins, so the uId the gateway checks could differ from the one a
+consumer reads.
+
 Every way the body can fail to be JSON (not UTF-8, lone surrogates, nesting deeper than
-the parser's limit of about 200 levels, an integer of more than 4300 digits, NaN)
-becomes a pydantic.ValidationError of type "json_invalid", so callers catch one thing.
+the parser's limit of about 200 levels, an integer of more than 4300 digits, NaN, a
+repeated key) becomes a pydantic.ValidationError of type "json_invalid", so callers
+catch one thing.
 """
 
+import json
 import math
-import re
 from typing import Any
 
 import pydantic_core
 from pydantic import ValidationError
 
-# Only a number with an exponent, or of more than 308 digits, can overflow a float to inf.
-# Bodies without one (nearly all) skip the walk over every value.
-_MAY_OVERFLOW_BYTES = re.compile(rb"\d[eE]|\d{309}")
-_MAY_OVERFLOW_STR = re.compile(r"\d[eE]|\d{309}")
+# The only ways to write ':' inside a string: itself, or these escapes.
+_ESCAPED_COLONS = (b"\\u003a", b"\\u003A")
 
 
 def load_json(raw: bytes | str, title: str) -> Any:
@@ -31,9 +34,15 @@ def load_json(raw: bytes | str, title: str) -> Any:
     # TypeError: pydantic-core refuses a str holding lone surrogates this way.
     except (ValueError, TypeError) as exc:
         raise invalid_json(title, raw, str(exc)) from None
-    pattern = _MAY_OVERFLOW_BYTES if isinstance(raw, bytes) else _MAY_OVERFLOW_STR
-    if pattern.search(raw) and not _finite(value):  # type: ignore[arg-type]
+    colons = _colons(value)
+    if colons is None:
         raise invalid_json(title, raw, "number out of range (overflows to infinity)")
+    text = raw if isinstance(raw, bytes) else raw.encode()  # parsed: no lone surrogates
+    if colons != text.count(b":") or any(escape in text for escape in _ESCAPED_COLONS):
+        key = _repeated_key(text)
+        if key is not None:
+            reason = f"the key {key[:64]!r} appears twice in one object: the body is ambiguous"
+            raise invalid_json(title, raw, reason)
     return value
 
 
@@ -44,12 +53,54 @@ def invalid_json(title: str, raw: bytes | str, reason: str) -> ValidationError:
     )
 
 
-def _finite(value: Any) -> bool:
-    # Recursion is bounded: the parser has already refused anything nested ~200 deep.
-    if isinstance(value, float):
-        return math.isfinite(value)
-    if isinstance(value, dict):
-        return all(_finite(item) for item in value.values())
-    if isinstance(value, list):
-        return all(_finite(item) for item in value)
-    return True
+def _colons(value: Any) -> int | None:
+    """Keys plus the ':' in every string, keys included; None if a float is infinite.
+
+    Every ':' of a JSON text either ends a key or stands in a string, and a string holds
+    a ':' only as written (or as an escape, which load_json checks the slow way). So
+    without duplicates this equals the text's count of ':'; an object that repeats a key
+    keeps one of them, and the count falls short. One walk, no regular expression: on
+    the gateway's bodies the patterns it replaced cost ten times the JSON parse."""
+    count, stack = 0, [value]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is dict:
+            count += len(item) + "".join(item).count(":")
+            stack.extend(item.values())
+        elif kind is str:
+            count += item.count(":")
+        elif kind is list:
+            stack.extend(item)
+        elif kind is float and not math.isfinite(item):
+            return None
+    return count
+
+
+class _RepeatedKeyError(Exception):
+    pass
+
+
+def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _RepeatedKeyError(key)
+            seen.add(key)
+    return obj
+
+
+_PAIRS_DECODER = json.JSONDecoder(object_pairs_hook=_unique_object)
+
+
+def _repeated_key(text: bytes) -> str | None:
+    """The first key an object of `text` repeats (the text is already known to be JSON)."""
+    try:
+        _PAIRS_DECODER.decode(text.decode())
+    except _RepeatedKeyError as exc:
+        return str(exc.args[0])
+    except (ValueError, RecursionError):
+        return None  # pydantic-core accepted it: it is the judge of JSON syntax
+    return None

@@ -72,7 +72,7 @@ async def test_metrics_count_requests_by_route_status_tenant_and_auth_reasons(
     assert 'auth_failures_total{reason="unknown_token",route="/v1/notifications"} 1.0' in text
     assert 'auth_failures_total{reason="malformed",route="/v1/app-notifications"} 1.0' in text
     assert 'publish_seconds_count{outcome="acked"} 1.0' in text
-    assert "switchboard_gateway_requests_in_flight" in text
+    assert "switchboard_gateway_requests_in_flight 1.0" in text  # this very request
     assert "switchboard_gateway_kafka_ready 1.0" in text
     assert ACME_TOKEN not in text and "wrong" not in text
 

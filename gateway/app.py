@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp
 
 from gateway.auth import JwtVerifier
 from gateway.config import GatewaySettings
@@ -52,7 +53,7 @@ def create_app(
         metrics=metrics,
     )
     metrics.kafka_ready.set_function(lambda: float(gateway.publisher.ready()))
-    app = FastAPI(
+    app = _GatewayApp(
         title="Switchboard gateway",
         version="0.1.0",
         description="Receives Apple Apps and Books and app notifications and publishes "
@@ -65,12 +66,18 @@ def create_app(
     )
     app.state.gateway = gateway
     app.include_router(service_router)
-    # Added last is outermost: request context first, then the notification endpoints.
-    app.add_middleware(NotificationEndpoints, endpoints=NOTIFICATION_ENDPOINTS)
     app.add_middleware(RequestContextMiddleware, metrics=metrics, routes=ROUTES)
     _install_error_handlers(app)
     install_openapi(app)
     return app
+
+
+class _GatewayApp(FastAPI):
+    """FastAPI with the notification endpoints in front of its whole middleware stack."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        stack = super().build_middleware_stack()
+        return NotificationEndpoints(stack, self.state.gateway, NOTIFICATION_ENDPOINTS)
 
 
 def _load_tenants(settings: GatewaySettings) -> TenantRegistry:

@@ -154,3 +154,43 @@ async def test_a_broken_new_file_is_refused_and_the_old_one_stays(
         "/v1/notifications", content=apple_body(), headers=bearer(ACME_TOKEN)
     )
     assert response.status_code == 202
+
+
+async def test_a_bug_on_a_notification_endpoint_is_a_logged_500_problem(
+    client: httpx.AsyncClient, publisher: MemoryPublisher, caplog: pytest.LogCaptureFixture
+) -> None:
+    publisher.failure = RuntimeError("a bug, not a Kafka error")
+    with caplog.at_level(logging.ERROR):
+        response = await client.post(
+            "/v1/notifications", content=apple_body(), headers=bearer(ACME_TOKEN)
+        )
+    problem = assert_problem(response, 500)
+    assert problem["detail"] == "internal error"  # no internals in the answer
+    assert problem["requestId"] == response.headers["x-request-id"]
+    assert "a bug, not a Kafka error" in caplog.text
+    text = (await client.get("/metrics")).text
+    assert 'requests_total{route="/v1/notifications",status="500",tenant="acme"} 1.0' in text
+
+
+async def test_a_client_gone_before_its_body_arrived_publishes_nothing(
+    app: FastAPI, publisher: MemoryPublisher
+) -> None:
+    scope = {
+        "type": "http", "method": "POST", "path": "/v1/notifications", "query_string": b"",
+        "headers": [(b"authorization", bearer(ACME_TOKEN)["Authorization"].encode()),
+                    (b"content-type", b"application/json")],
+    }  # fmt: skip
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    assert sent == [] and publisher.records == []
+    text = (await httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://gateway"
+    ).get("/metrics")).text  # fmt: skip
+    assert 'requests_total{route="/v1/notifications",status="499",tenant="acme"} 1.0' in text

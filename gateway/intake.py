@@ -37,16 +37,16 @@ class Incoming:
 
     headers: dict[bytes, bytes]
     receive: Receive
-    request_id: str
     received_at_ms: int
+    request_id: str = ""
     tenant: str | None = field(default=None)
 
     @classmethod
-    def of(cls, scope: Scope, receive: Receive, request_id: str, received_at_ms: int) -> "Incoming":
+    def of(cls, scope: Scope, receive: Receive, received_at_ms: int) -> "Incoming":
         headers: dict[bytes, bytes] = {}
         for name, value in scope["headers"]:
             headers.setdefault(name, value)
-        return cls(headers, receive, request_id, received_at_ms)
+        return cls(headers, receive, received_at_ms)
 
     def header(self, name: bytes) -> str | None:
         value = self.headers.get(name)

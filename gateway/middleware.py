@@ -39,14 +39,20 @@ REQUEST_ID_HEADER = b"x-request-id"
 _SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:@/+=-]{1,128}")
 
 
-def request_id_of(scope: Scope) -> str:
-    for name, value in scope["headers"]:
-        if name == REQUEST_ID_HEADER:
-            text: str = value.decode("latin-1")
-            if _SANE_REQUEST_ID.fullmatch(text):
-                return text
-            break
+def request_id_for(sent: bytes | None) -> str:
+    """The sender's X-Request-ID value if it is short and plain, else a new one."""
+    if sent is not None:
+        text = sent.decode("latin-1")
+        if _SANE_REQUEST_ID.fullmatch(text):
+            return text
     return f"{random.getrandbits(128):032x}"
+
+
+def _header(scope: Scope, wanted: bytes) -> bytes | None:
+    for name, value in scope["headers"]:
+        if name == wanted:
+            return value  # type: ignore[no-any-return]
+    return None
 
 
 class RequestContextMiddleware:
@@ -59,7 +65,7 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = request_id_of(scope)
+        request_id = request_id_for(_header(scope, REQUEST_ID_HEADER))
         scope.setdefault("state", {})["request_id"] = request_id
         echoed = (REQUEST_ID_HEADER, request_id.encode("latin-1"))
         status = 500
@@ -93,7 +99,8 @@ class NotificationEndpoints:
         if endpoint is None:
             await self.app(scope, receive, send)
             return
-        incoming = Incoming.of(scope, receive, request_id_of(scope), time.time_ns() // 1_000_000)
+        incoming = Incoming.of(scope, receive, time.time_ns() // 1_000_000)
+        incoming.request_id = request_id_for(incoming.headers.get(REQUEST_ID_HEADER))
         metrics = self.gateway.metrics
         metrics.requests_in_flight += 1
         status = CLIENT_GONE

@@ -53,7 +53,10 @@ _POLL_S = 0.001  # how often delivery reports are served while records are in fl
 
 def _record_size(key: bytes, value: bytes, headers: Headers) -> int:
     """An upper bound of the record batch holding this one record (v2 format overhead)."""
-    return 128 + len(key) + len(value) + sum(len(name) + len(data) + 10 for name, data in headers)
+    size = 128 + len(key) + len(value)
+    for name, data in headers:
+        size += len(name) + len(data) + 10
+    return size
 
 
 class Publisher(Protocol):

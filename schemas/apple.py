@@ -186,8 +186,8 @@ def parse_apple(raw: bytes | str) -> AppleNotification:
     is one error of type "json_invalid" (see schemas.strictjson).
     """
     data = load_json(raw, NotificationEnvelope.__name__)
-    envelope = NotificationEnvelope.model_validate(data)
-    typed = ENVELOPE_BY_TYPE.get(envelope.notificationType)
+    kind = data.get("notificationType") if isinstance(data, dict) else None
+    typed = ENVELOPE_BY_TYPE.get(kind) if isinstance(kind, str) else None
     if typed is None:
-        return envelope
-    return typed.model_validate(data)
+        return NotificationEnvelope.model_validate(data)
+    return typed.model_validate(data)  # the typed envelope checks the envelope fields too

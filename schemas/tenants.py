@@ -133,6 +133,22 @@ class TenantDirectory:
     def _uids(self) -> dict[str, frozenset[str]]:
         return {t.id: frozenset(t.uids) for t in self.config.tenants}
 
+    @cached_property
+    def _tenant_ids(self) -> dict[str, frozenset[str]]:
+        """App tenantIds by tenant: its own list and its issuers' lists."""
+        ids: dict[str, set[str]] = {t.id: set(t.tenant_ids) for t in self.config.tenants}
+        for issuer in self.config.app_issuers:
+            ids.setdefault(issuer.tenant, set()).update(issuer.tenant_ids)
+        return {tenant: frozenset(found) for tenant, found in ids.items()}
+
+    @cached_property
+    def _tenants(self) -> dict[str, Tenant]:
+        return {t.id: t for t in self.config.tenants}
+
+    @cached_property
+    def _issuers(self) -> dict[str, AppIssuer]:
+        return {i.iss: i for i in self.config.app_issuers}
+
     def tenant_for_token(self, token: str) -> Tenant | None:
         """The tenant owning this bearer token, or None.
 
@@ -145,25 +161,23 @@ class TenantDirectory:
         tenant = self._tenant_by_hash.get(digest)
         if tenant is None:
             return None
-        matched = any(hmac.compare_digest(digest, h) for h in tenant.token_sha256)
-        return tenant if matched else None
+        for listed in tenant.token_sha256:
+            if hmac.compare_digest(digest, listed):
+                return tenant
+        return None
 
     def tenant(self, tenant_id: str) -> Tenant | None:
-        return next((t for t in self.config.tenants if t.id == tenant_id), None)
+        return self._tenants.get(tenant_id)
 
     def issuer(self, iss: str) -> AppIssuer | None:
-        return next((i for i in self.config.app_issuers if i.iss == iss), None)
+        return self._issuers.get(iss)
 
     def owns_uid(self, tenant: Tenant, uid: str) -> bool:
         return uid in self._uids.get(tenant.id, frozenset())
 
     def owns_tenant_id(self, tenant: Tenant, tenant_id: str) -> bool:
         """App tenantIds come from the tenant's own list and from its issuers' lists."""
-        if tenant_id in tenant.tenant_ids:
-            return True
-        return any(
-            i.tenant == tenant.id and tenant_id in i.tenant_ids for i in self.config.app_issuers
-        )
+        return tenant_id in self._tenant_ids.get(tenant.id, frozenset())
 
 
 def _describe(exc: ValidationError) -> str:

@@ -211,6 +211,27 @@ def test_token_lookup_finds_the_right_tenant_among_thousands() -> None:
     assert directory.tenant_for_token("tok-3000") is None
 
 
+def test_issuers_tenants_and_tenant_ids_among_thousands() -> None:
+    """The lookups a JWT request makes, with thousands of tenants (indexed, not scanned)."""
+    n = 3000
+    tenants = [{"id": f"t{i}", "tenant_ids": [f"own-{i}"]} for i in range(n)]
+    issuers = [
+        {"iss": f"iss-{i}", "aud": "a", "tenant": f"t{i}", "secrets": ["s"],
+         "tenant_ids": [f"app-{i}"]}
+        for i in range(n)
+    ]  # fmt: skip
+    directory = TenantDirectory.from_mapping({"tenants": tenants, "app_issuers": issuers})
+    issuer = directory.issuer("iss-2718")
+    assert issuer is not None and issuer.tenant == "t2718"
+    assert directory.issuer("iss-3000") is None
+    tenant = directory.tenant("t2718")
+    assert tenant is not None and tenant.id == "t2718" and directory.tenant("t3000") is None
+    assert directory.owns_tenant_id(tenant, "own-2718")
+    assert directory.owns_tenant_id(tenant, "app-2718")
+    assert not directory.owns_tenant_id(tenant, "own-2719")
+    assert not directory.owns_tenant_id(tenant, "app-2719")
+
+
 @pytest.mark.parametrize(
     ("header", "token"),
     [

@@ -10,7 +10,16 @@ from gateway.intake import check_content_type, field_path
 from gateway.ratelimit import RateLimiter
 from gateway.replay import ReplayCache
 from schemas.tenants import TenantDirectory
-from tests.unit.gateway.support import ACME_TENANT_ID, AMS_ISS, ams_jwt, tenants_config
+from tests.unit.gateway.support import (
+    ACME_TENANT_ID,
+    AMS_ISS,
+    ams_jwt,
+    app_claims,
+    hs256,
+    public_pem,
+    rsa_key,
+    tenants_config,
+)
 
 NOW = 1_800_000_000.0
 
@@ -170,3 +179,18 @@ def test_owned_tenant_ids_come_from_the_issuer_too() -> None:
     directory = TenantDirectory.from_mapping(tenants_config())
     acme = directory.tenant("acme")
     assert acme is not None and directory.owns_tenant_id(acme, ACME_TENANT_ID)
+
+
+def test_a_public_key_listed_as_an_hmac_secret_never_verifies_a_token() -> None:
+    """Algorithm confusion through the tenants file: PyJWT refuses a PEM as an HMAC key.
+    Its check runs once per secret (cached); a refusal must hold on every token."""
+    config = tenants_config()
+    pem = public_pem(rsa_key())
+    config["app_issuers"][0]["secrets"] = [pem]
+    directory = TenantDirectory.from_mapping(config)
+    verifier = JwtVerifier(30, ReplayCache(100, Clock()), Clock())
+    for _ in range(2):
+        token = hs256(app_claims(iat=NOW, exp=NOW + 60), pem)
+        with pytest.raises(AuthenticationError) as caught:
+            verifier.verify(directory, f"Bearer {token}")
+        assert caught.value.reason == "bad_key"

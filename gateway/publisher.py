@@ -17,7 +17,10 @@ A request waits at most publish_timeout_s; then it gets 503 although its record 
 still be written later, until librdkafka gives up on it at twice that (the sender
 retries, the stream workers dedupe on notificationId). A background task probes the
 broker every health_interval_s: while it is unreachable, requests get 503 at once instead
-of waiting, and /readyz says 503. The producer is the same before and after an outage;
+of waiting, and /readyz says 503. The same holds while the idempotent producer has no
+producer id (librdkafka's statistics say so each second): on a fresh cluster that can
+take seconds ("coordinator load in progress"), and nothing can be stored meanwhile. The
+producer is the same before and after an outage;
 it is replaced, without a restart, only after a fatal error (librdkafka's idempotence
 state cannot be recovered).
 """
@@ -32,6 +35,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import confluent_kafka
+import orjson
 from confluent_kafka import KafkaError, KafkaException
 
 from gateway.config import GatewaySettings
@@ -48,6 +52,7 @@ Headers = Sequence[tuple[str, bytes]]
 _TOO_LARGE = frozenset({KafkaError.MSG_SIZE_TOO_LARGE, KafkaError.INVALID_RECORD})
 _UNREACHABLE = frozenset({KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT, KafkaError._RESOLVE})
 _EXPIRY_TICK_S = 0.05
+_START_WAIT_S = 5.0  # at start, for the producer id of a reachable cluster
 _POLL_S = 0.001  # how often delivery reports are served while records are in flight
 
 
@@ -82,7 +87,8 @@ class KafkaPublisher:
         self._wake = asyncio.Event()  # set when the producer broke: replace it now
 
     def ready(self) -> bool:
-        return self._producer is not None and self._reachable and not self._broken
+        producer = self._producer
+        return producer is not None and producer.has_id and self._reachable and not self._broken
 
     async def start(self) -> None:
         """Connect if the broker answers now; in any case keep watching in the background."""
@@ -90,6 +96,8 @@ class KafkaPublisher:
         self._deadlines = _Deadlines(loop, self._settings.publish_timeout_s)
         self._producer = self._new_producer(loop)
         await self._check_reachable()
+        if self._reachable:  # ready as soon as it can store, if that is soon
+            await self._producer.wait_for_id(within_s=_START_WAIT_S)
         self._task = asyncio.create_task(self._watch(), name="kafka-publisher-watch")
 
     async def stop(self) -> None:
@@ -153,6 +161,7 @@ class KafkaPublisher:
             "retry.backoff.ms": 100,
             "reconnect.backoff.max.ms": 1000,
             "partitioner": "murmur2_random",
+            "statistics.interval.ms": 250,  # for `has_id`
             # librdkafka logs through `log` (served by poll); its connection failures are
             # errors there, once a second during an outage: the probe says that once.
             "logger": logging.getLogger("gateway.librdkafka"),
@@ -220,8 +229,11 @@ class _Producer:
     ) -> None:
         self._loop = loop
         self._on_fatal = on_fatal
-        self._kafka = confluent_kafka.Producer({**config, "error_cb": self._on_error})
+        self._kafka = confluent_kafka.Producer(
+            {**config, "error_cb": self._on_error, "stats_cb": self._on_statistics}
+        )
         self._in_flight = 0
+        self.has_id = False  # the idempotent producer id is assigned: records can be sent
         self._timer: asyncio.TimerHandle | None = None
         self.last_ack = 0.0  # monotonic time of the last acknowledged record
 
@@ -259,6 +271,13 @@ class _Producer:
             self._timer = None
         return len(self._kafka)
 
+    async def wait_for_id(self, within_s: float) -> bool:
+        deadline = self._loop.time() + within_s
+        while not self.has_id and self._loop.time() < deadline:
+            self.serve()
+            await asyncio.sleep(0.05)
+        return self.has_id
+
     def serve(self) -> None:
         """Run the callbacks (_delivered, _on_error, logs) of what librdkafka queued."""
         self._kafka.poll(0)
@@ -274,6 +293,16 @@ class _Producer:
             self.last_ack = time.monotonic()
         if not future.done():  # a request that timed out was answered already
             future.set_result(error)
+
+    def _on_statistics(self, document: str) -> None:
+        try:
+            state = orjson.loads(document).get("eos", {}).get("idemp_state")
+        except (orjson.JSONDecodeError, AttributeError):
+            return
+        has_id = state == "Assigned"
+        if has_id != self.has_id:
+            log.info("Kafka producer id %s (%s)", "assigned" if has_id else "lost", state)
+        self.has_id = has_id
 
     def _on_error(self, error: KafkaError) -> None:
         if error.fatal():

@@ -1,0 +1,70 @@
+"""gateway.publisher's own pieces, without a broker: readiness and the request deadline.
+
+The publish path itself (acks=all, outage, recovery, partitioning) is tested against
+the real broker in tests/integration/test_gateway_*.py.
+"""
+
+import asyncio
+import json
+
+from gateway.config import GatewaySettings
+from gateway.publisher import KafkaPublisher, _Deadlines, _Producer
+
+NOBODY = "127.0.0.1:1"  # nothing listens there: librdkafka just keeps trying
+
+
+def statistics(state: str) -> str:
+    return json.dumps({"name": "p", "eos": {"idemp_state": state, "producer_id": 7}})
+
+
+async def test_ready_only_once_the_idempotent_producer_has_its_id() -> None:
+    """Reachable is not enough: until the id is assigned nothing can be stored, and a
+    request would wait out its whole timeout (seen on fresh 3-broker clusters)."""
+    publisher = KafkaPublisher(GatewaySettings(kafka_bootstrap=NOBODY))
+    producer = publisher._new_producer(asyncio.get_running_loop())
+    publisher._producer, publisher._reachable = producer, True
+    try:
+        assert not publisher.ready()
+        for state, ready in [
+            ("WaitPID", False),
+            ("Assigned", True),
+            ("DrainBump", False),  # re-acquiring after a failure: not ready meanwhile
+            ("Assigned", True),
+        ]:
+            producer._on_statistics(statistics(state))
+            assert publisher.ready() is ready, state
+        producer._on_statistics("not json")  # ignored: the last state stands
+        assert publisher.ready()
+        publisher._reachable = False
+        assert not publisher.ready()
+    finally:
+        await producer.close(within_s=0)
+
+
+async def test_waiting_for_the_id_gives_up_in_time() -> None:
+    producer = _Producer(
+        {"bootstrap.servers": NOBODY, "enable.idempotence": True},
+        asyncio.get_running_loop(),
+        on_fatal=lambda error: None,
+    )
+    try:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        assert not await producer.wait_for_id(within_s=0.3)
+        assert loop.time() - started < 2
+    finally:
+        await producer.close(within_s=0)
+
+
+async def test_a_request_past_its_deadline_is_answered_expired_and_others_are_not() -> None:
+    loop = asyncio.get_running_loop()
+    deadlines = _Deadlines(loop, timeout_s=0.2)
+    answered, late = loop.create_future(), loop.create_future()
+    deadlines.watch(answered)
+    deadlines.watch(late)
+    answered.set_result(None)  # acknowledged in time
+    assert await asyncio.wait_for(late, 2) is _Deadlines.EXPIRED
+    assert answered.result() is None
+    await asyncio.sleep(0.15)
+    assert deadlines._timer is None  # nothing left to watch: no timer running
+    deadlines.close()

@@ -269,7 +269,7 @@ class _Producer:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        return len(self._kafka)
+        return self._in_flight  # len(producer) would count queued statistics too
 
     async def wait_for_id(self, within_s: float) -> bool:
         deadline = self._loop.time() + within_s
@@ -284,8 +284,7 @@ class _Producer:
 
     def _poll(self) -> None:
         self.serve()
-        more = self._in_flight or len(self._kafka)
-        self._timer = self._loop.call_later(_POLL_S, self._poll) if more else None
+        self._timer = self._loop.call_later(_POLL_S, self._poll) if self._in_flight else None
 
     def _delivered(self, future: asyncio.Future[Any], error: KafkaError | None, _: Any) -> None:
         self._in_flight -= 1

@@ -159,6 +159,9 @@ class KafkaPublisher:
             # request was answered 503 for is not written long after.
             "message.timeout.ms": int(2000 * s.publish_timeout_s),
             "retry.backoff.ms": 100,
+            # The local queue's bound (librdkafka allows 1 GiB): past it, 503 at once.
+            # 5,000 requests/s for the 5 s a record may wait, of 1-2 KiB, fit in 64 MiB.
+            "queue.buffering.max.kbytes": 65_536,
             "reconnect.backoff.max.ms": 1000,
             "partitioner": "murmur2_random",
             "statistics.interval.ms": 250,  # for `has_id`

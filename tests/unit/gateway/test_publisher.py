@@ -7,7 +7,10 @@ the real broker in tests/integration/test_gateway_*.py.
 import asyncio
 import json
 
+import pytest
+
 from gateway.config import GatewaySettings
+from gateway.errors import PublishError
 from gateway.publisher import KafkaPublisher, _Deadlines, _Producer
 
 NOBODY = "127.0.0.1:1"  # nothing listens there: librdkafka just keeps trying
@@ -43,7 +46,7 @@ async def test_ready_only_once_the_idempotent_producer_has_its_id() -> None:
 
 async def test_waiting_for_the_id_gives_up_in_time() -> None:
     producer = _Producer(
-        {"bootstrap.servers": NOBODY, "enable.idempotence": True},
+        {"bootstrap.servers": NOBODY, "enable.idempotence": True, "log_level": 0},
         asyncio.get_running_loop(),
         on_fatal=lambda error: None,
     )
@@ -68,3 +71,26 @@ async def test_a_request_past_its_deadline_is_answered_expired_and_others_are_no
     await asyncio.sleep(0.15)
     assert deadlines._timer is None  # nothing left to watch: no timer running
     deadlines.close()
+
+
+async def test_a_full_local_queue_is_a_fast_503_not_a_wait() -> None:
+    settings = GatewaySettings(kafka_bootstrap=NOBODY, publish_timeout_s=30)
+    publisher = KafkaPublisher(settings)
+    loop = asyncio.get_running_loop()
+    producer = _Producer(
+        {"bootstrap.servers": NOBODY, "queue.buffering.max.messages": 1, "log_level": 0},
+        loop,
+        on_fatal=lambda error: None,
+    )
+    publisher._producer, publisher._reachable = producer, True
+    publisher._deadlines = _Deadlines(loop, settings.publish_timeout_s)
+    producer.has_id = True
+    waiting = asyncio.create_task(publisher.publish("t", b"k", b"first", []))
+    await asyncio.sleep(0.05)  # the first record fills the queue: nobody takes it
+    started = loop.time()
+    with pytest.raises(PublishError, match="queue is full"):
+        await publisher.publish("t", b"k", b"second", [])
+    assert loop.time() - started < 1
+    waiting.cancel()
+    await producer.close(within_s=0)
+    publisher._deadlines.close()

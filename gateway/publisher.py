@@ -4,25 +4,24 @@
 idempotence: the broker acknowledges a record only once every in-sync replica has it, and
 the producer's retries cannot duplicate or reorder records of a partition. librdkafka
 batches records per partition (linger.ms) and does the protocol work on its own threads,
-off the event loop: measured here, a record costs the loop ~80 µs with it against ~190 µs
-with aiokafka, which is most of what stood between one gateway process and 5,000
-requests/s. Each request still awaits its own record's acknowledgement (`_Deliveries`),
-so the gateway answers 202 only for stored records.
+off the event loop; the loop only hands it records and serves its delivery reports
+(`_Producer`). aiokafka, used before, cost the loop ~160 µs more per record, most of what
+stood between one gateway process and 5,000 requests/s. Each request still awaits its own
+record's acknowledgement, so the gateway answers 202 only for stored records.
 
 Records are partitioned by the Java client's murmur2 of the key (`murmur2_random`), the
 partitioner every Kafka producer and the stream workers' query routing
 (streams.keys.partition_for) agree on.
 
-A request waits at most publish_timeout_s; then it gets 503 although its record may
-still be written later, until librdkafka gives up on it at twice that (the sender
-retries, the stream workers dedupe on notificationId). A background task probes the
-broker every health_interval_s: while it is unreachable, requests get 503 at once instead
-of waiting, and /readyz says 503. The same holds while the idempotent producer has no
-producer id (librdkafka's statistics say so each second): on a fresh cluster that can
-take seconds ("coordinator load in progress"), and nothing can be stored meanwhile. The
-producer is the same before and after an outage;
-it is replaced, without a restart, only after a fatal error (librdkafka's idempotence
-state cannot be recovered).
+A request waits at most publish_timeout_s (`_Deadlines`); then it gets 503 although its
+record may still be written later, until librdkafka gives up on it at twice that (the
+sender retries, the stream workers dedupe on notificationId). A background task probes
+the broker every health_interval_s: while it is unreachable, requests get 503 at once
+instead of waiting, and /readyz says 503. The same holds while the idempotent producer
+has no producer id (librdkafka's statistics, every 250 ms, say so): on a fresh cluster
+that can take seconds ("coordinator load in progress"), and nothing can be stored
+meanwhile. The producer is the same before and after an outage; it is replaced, without
+a restart, only after a fatal error (librdkafka's idempotence state cannot be recovered).
 """
 
 import asyncio

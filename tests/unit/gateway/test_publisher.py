@@ -5,9 +5,11 @@ the real broker in tests/integration/test_gateway_*.py.
 """
 
 import asyncio
+import contextlib
 import json
 
 import pytest
+from confluent_kafka import KafkaError
 
 from gateway.config import GatewaySettings
 from gateway.errors import PublishError
@@ -94,3 +96,32 @@ async def test_a_full_local_queue_is_a_fast_503_not_a_wait() -> None:
     waiting.cancel()
     await producer.close(within_s=0)
     publisher._deadlines.close()
+
+
+async def test_a_fatal_producer_error_replaces_the_producer_at_once() -> None:
+    """librdkafka's idempotence state lost: nothing more can be sent with that producer."""
+    settings = GatewaySettings(kafka_bootstrap=NOBODY, health_interval_s=30)
+    publisher = KafkaPublisher(settings)
+    loop = asyncio.get_running_loop()
+    old = publisher._new_producer(loop)
+    publisher._producer, publisher._reachable, old.has_id = old, True, True
+    replaced = asyncio.Event()
+
+    async def probe_nothing() -> None:  # the probe would wait on a broker nobody runs
+        if publisher._producer is not old:
+            replaced.set()
+
+    publisher._check_reachable = probe_nothing  # type: ignore[method-assign]
+    watcher = asyncio.create_task(publisher._watch())
+    try:
+        assert publisher.ready()
+        old._on_error(KafkaError(KafkaError._FATAL, "sequence lost", fatal=True))
+        assert not publisher.ready()  # 503 at once, before the replacement
+        await asyncio.wait_for(replaced.wait(), 5)  # not the 30 s health interval
+        assert publisher._producer is not old and not publisher._broken
+    finally:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
+        if publisher._producer is not None:
+            await publisher._producer.close(within_s=0)

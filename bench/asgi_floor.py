@@ -37,6 +37,7 @@ if __name__ == "__main__":
         access_log=False,
         log_level="warning",
         server_header=False,
+        proxy_headers=False,  # as the gateway, whose access log is off
         backlog=4096,
         loop="uvloop",
         http="httptools",

@@ -66,18 +66,21 @@ def create_app(
     )
     app.state.gateway = gateway
     app.include_router(service_router)
-    app.add_middleware(RequestContextMiddleware, metrics=metrics, routes=ROUTES)
     _install_error_handlers(app)
     install_openapi(app)
     return app
 
 
 class _GatewayApp(FastAPI):
-    """FastAPI with the notification endpoints in front of its whole middleware stack."""
+    """FastAPI with the request context and the notification endpoints in front of its
+    whole middleware stack."""
 
     def build_middleware_stack(self) -> ASGIApp:
-        stack = super().build_middleware_stack()
-        return NotificationEndpoints(stack, self.state.gateway, NOTIFICATION_ENDPOINTS)
+        gateway: Gateway = self.state.gateway
+        stack = NotificationEndpoints(
+            super().build_middleware_stack(), gateway, NOTIFICATION_ENDPOINTS
+        )
+        return RequestContextMiddleware(stack, gateway.metrics, ROUTES)
 
 
 def _load_tenants(settings: GatewaySettings) -> TenantRegistry:

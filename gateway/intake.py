@@ -7,7 +7,7 @@ the field. A JSON object with a repeated key is not strict JSON there either (40
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TypeVar
 
 from pydantic import ValidationError
@@ -37,16 +37,16 @@ class Incoming:
 
     headers: dict[bytes, bytes]
     receive: Receive
+    request_id: str
     received_at_ms: int
-    request_id: str = ""
-    tenant: str | None = field(default=None)
+    tenant: str | None = None
 
     @classmethod
-    def of(cls, scope: Scope, receive: Receive, received_at_ms: int) -> "Incoming":
+    def of(cls, scope: Scope, receive: Receive, request_id: str, received_at_ms: int) -> "Incoming":
         headers: dict[bytes, bytes] = {}
         for name, value in scope["headers"]:
             headers.setdefault(name, value)
-        return cls(headers, receive, received_at_ms)
+        return cls(headers, receive, request_id, received_at_ms)
 
     def header(self, name: bytes) -> str | None:
         value = self.headers.get(name)

@@ -8,7 +8,9 @@ public-key are refused: HMAC algorithms only ever get the issuer's secrets, asym
 ones its public keys). PyJWT (its JWS layer) checks the header and the signature against
 each key of the ring (current and previous secrets during a rotation); the claims are
 then checked here, after normalising millisecond timestamps (the sender's documented
-sample uses them).
+sample uses them). exp and iat are required. Every token is single-use: its jti, or for a
+token without one (the sender's sample has `jti: null`) a digest of its signed part, is
+remembered per issuer until the token expires (gateway.replay).
 
 Until the signature is verified every failure gets the same detail, so the answer does
 not tell an unknown issuer from a wrong secret; after it, the detail names the claim.
@@ -17,9 +19,9 @@ Tokens and JWTs are never logged.
 
 import base64
 import functools
+import hashlib
 import json
 import logging
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,6 +39,7 @@ log = logging.getLogger(__name__)
 
 MAX_TOKEN_CHARS = 8192
 MS_THRESHOLD = 10**11  # a NumericDate above this is in milliseconds (1e11 s is year 5138)
+MAX_NUMERIC_DATE = 10**14  # the same instant in milliseconds: beyond it, not a date
 INVALID_TOKEN = "the bearer token is not valid for this endpoint"  # noqa: S105
 _MALFORMED = (jwt.PyJWTError, ValueError, TypeError, RecursionError)
 
@@ -70,15 +73,11 @@ def authenticate_bearer(directory: TenantDirectory, authorization: str | None) -
 
 @dataclass
 class AppCaller:
-    """A verified app issuer and its tenant. `release()` un-uses the jti (request refused)."""
+    """A verified app issuer and its tenant. `release()` un-uses the token (request refused)."""
 
     tenant: Tenant
     issuer: AppIssuer
     release: Callable[[], None]
-
-
-def _nothing() -> None:
-    return None
 
 
 class JwtVerifier:
@@ -98,18 +97,24 @@ class JwtVerifier:
         tenant = directory.tenant(issuer.tenant)
         if tenant is None:  # the tenants file refuses this; kept for safety
             raise AuthenticationError(INVALID_TOKEN, "unknown_tenant")
-        return AppCaller(tenant, issuer, self._use_jti(issuer, claims, until))
+        return AppCaller(tenant, issuer, self._reserve(issuer, claims, token, until))
 
     def _check_times(self, issuer: AppIssuer, claims: dict[str, Any]) -> float:
-        """Check exp/iat/nbf; return when the token stops being acceptable (epoch s)."""
+        """Check exp/iat/nbf; return when the token stops being acceptable (epoch s).
+
+        The leeway absorbs clock skew between the sender and us, on exp, iat and nbf
+        only: the lifetime (exp - iat) is the sender's own arithmetic, so it gets none.
+        """
         now, leeway = self._clock(), self._leeway
         exp = _numeric_date(claims, "exp")
         if exp is None:
             raise AuthenticationError("the token has no exp claim; it is required", "missing_exp")
+        iat = _numeric_date(claims, "iat")
+        if iat is None:
+            raise AuthenticationError("the token has no iat claim; it is required", "missing_iat")
         if now > exp + leeway:
             raise AuthenticationError("the token has expired (exp)", "expired")
-        iat = _numeric_date(claims, "iat")
-        if iat is not None and iat > now + leeway:
+        if iat > now + leeway:
             raise AuthenticationError(
                 "the token is issued in the future (iat): check the sender's clock",
                 "issued_in_future",
@@ -117,29 +122,42 @@ class JwtVerifier:
         nbf = _numeric_date(claims, "nbf")
         if nbf is not None and nbf > now + leeway:
             raise AuthenticationError("the token is not valid yet (nbf)", "not_yet_valid")
-        issued = iat if iat is not None else now
-        if exp < issued:
+        if exp < iat:
             raise AuthenticationError("the token expires before it is issued", "bad_claim")
-        if exp - issued > issuer.max_lifetime_s + leeway:
+        if exp - iat > issuer.max_lifetime_s:
             raise AuthenticationError(
-                f"the token lives {exp - issued:.0f} s (exp - iat); at most "
+                f"the token lives {exp - iat:.0f} s (exp - iat); at most "
                 f"{issuer.max_lifetime_s:.0f} s is accepted",
                 "lifetime",
             )
         return exp + leeway
 
-    def _use_jti(
-        self, issuer: AppIssuer, claims: dict[str, Any], until: float
+    def _reserve(
+        self, issuer: AppIssuer, claims: dict[str, Any], token: str, until: float
     ) -> Callable[[], None]:
-        jti = claims.get("jti")
-        if jti is None:
-            return _nothing
-        if not isinstance(jti, str):
-            raise AuthenticationError("the jti claim must be a string", "bad_claim")
-        key: ReplayKey = (issuer.iss, jti)
+        """Mark the token used; the returned function un-marks it (request refused)."""
+        key: ReplayKey = (issuer.iss, _replay_id(claims, token))
         if not self._replays.reserve(key, until):
-            raise AuthenticationError("the token was already used (jti)", "replay")
+            raise AuthenticationError(
+                "the token was already used (same jti or same token)", "replay"
+            )
         return lambda: self._replays.release(key)
+
+
+def _replay_id(claims: dict[str, Any], token: str) -> str:
+    """What makes this token single-use: its jti, or else what its signature covers.
+
+    Not the signature itself: an ECDSA signature (r, s) has a twin (r, n - s) that
+    verifies as well, so a captured ES256 token could be replayed once more under a new
+    signature. The signed header and payload cannot change without breaking it.
+    """
+    jti = claims.get("jti")
+    if jti is not None and not isinstance(jti, str):
+        raise AuthenticationError("the jti claim must be a string", "bad_claim")
+    if jti:
+        return "jti:" + jti
+    signed = token.rpartition(".")[0]
+    return "sha256:" + hashlib.sha256(signed.encode()).hexdigest()
 
 
 def _issuer_of(directory: TenantDirectory, token: str) -> AppIssuer:
@@ -225,11 +243,20 @@ def _verified_claims(issuer: AppIssuer, token: str) -> dict[str, Any]:
 
 
 def _numeric_date(claims: dict[str, Any], name: str) -> float | None:
+    """The claim in epoch seconds, None if absent; milliseconds are normalised.
+
+    The range is checked on the value as sent, before any float conversion: a JSON
+    integer such as 10**400 is a valid Python int that no float can hold.
+    """
     value = claims.get(name)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, int | float):
         raise AuthenticationError(f"the {name} claim must be a number of seconds", "bad_claim")
+    if not 0 <= value <= MAX_NUMERIC_DATE:  # False for NaN too
+        raise AuthenticationError(
+            f"the {name} claim is out of range (seconds or milliseconds since 1970)", "bad_claim"
+        )
     return value / 1000 if value > MS_THRESHOLD else float(value)
 
 

@@ -6,6 +6,8 @@ which check who may *read* it. Both use `TenantRegistry`, so the rules are writt
 
 Bearer tokens are never stored: the file lists the hex sha256 of each token (several
 during a rotation) and a presented token is hashed and compared in constant time.
+
+The file's schema and the rules a whole file must meet are in schemas.tenantsfile.
 """
 
 import hashlib
@@ -17,58 +19,28 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from schemas.tenantsfile import (
+    AppIssuer,
+    Tenant,
+    TenantsFile,
+    TenantsFileError,
+    load_warnings,
+    load_yaml,
+    parse_mapping,
+)
+
+__all__ = [
+    "AppIssuer",
+    "Tenant",
+    "TenantDirectory",
+    "TenantRegistry",
+    "TenantsFile",
+    "TenantsFileError",
+    "bearer_token",
+    "token_sha256",
+]
 
 log = logging.getLogger(__name__)
-
-
-class TenantsFileError(ValueError):
-    """The tenants file is missing, not YAML, or does not match the schema."""
-
-
-class TenantModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Tenant(TenantModel):
-    id: str = Field(min_length=1)
-    token_sha256: list[str] = Field(default_factory=list)
-    uids: list[str] = Field(default_factory=list)
-    tenant_ids: list[str] = Field(default_factory=list)
-    rate_limit_per_s: float | None = Field(default=None, gt=0)
-
-    @field_validator("token_sha256")
-    @classmethod
-    def _hex_sha256(cls, hashes: list[str]) -> list[str]:
-        for value in hashes:
-            if len(value) != 64 or any(c not in "0123456789abcdefABCDEF" for c in value):
-                raise ValueError("token_sha256 entries must be 64 hex characters")
-        return [value.lower() for value in hashes]
-
-
-class AppIssuer(TenantModel):
-    iss: str = Field(min_length=1)
-    aud: str = Field(min_length=1)
-    tenant: str = Field(min_length=1)
-    algorithms: list[str] = Field(default_factory=lambda: ["HS256"], min_length=1)
-    # repr=False: a logged TenantDirectory or issuer must not print the HMAC secrets.
-    secrets: list[str] = Field(default_factory=list, repr=False)
-    public_keys: list[str] = Field(default_factory=list)
-    max_lifetime_s: float = Field(default=60, gt=0)
-    tenant_ids: list[str] = Field(default_factory=list)
-
-    @field_validator("algorithms")
-    @classmethod
-    def _no_none(cls, algorithms: list[str]) -> list[str]:
-        if any(a.lower() == "none" for a in algorithms):
-            raise ValueError("algorithm 'none' is never accepted")
-        return algorithms
-
-
-class TenantsFile(TenantModel):
-    tenants: list[Tenant] = Field(default_factory=list)
-    app_issuers: list[AppIssuer] = Field(default_factory=list)
 
 
 def bearer_token(authorization: str | None) -> str | None:
@@ -93,37 +65,15 @@ class TenantDirectory:
 
     @classmethod
     def from_mapping(cls, data: Any) -> "TenantDirectory":
-        try:
-            config = TenantsFile.model_validate(data if data is not None else {})
-        except ValidationError as exc:
-            raise TenantsFileError(_describe(exc)) from None
-        ids = [t.id for t in config.tenants]
-        if len(ids) != len(set(ids)):
-            raise TenantsFileError("tenant ids must be unique")
-        hashes = [h for t in config.tenants for h in set(t.token_sha256)]
-        if len(hashes) != len(set(hashes)):
-            raise TenantsFileError("a token_sha256 is listed for two tenants")
-        issuers = [i.iss for i in config.app_issuers]
-        if len(issuers) != len(set(issuers)):
-            raise TenantsFileError("app issuer iss values must be unique")
-        known = set(ids)
-        for issuer in config.app_issuers:
-            if not issuer.secrets and not issuer.public_keys:
-                raise TenantsFileError(f"app issuer {issuer.iss!r} has no secrets or public_keys")
-            if issuer.tenant not in known:
-                raise TenantsFileError(f"app issuer {issuer.iss!r} names unknown tenant")
-        return cls(config)
+        return cls(parse_mapping(data))
 
     @classmethod
     def from_yaml(cls, text: str) -> "TenantDirectory":
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise TenantsFileError(f"not valid YAML: {exc}") from exc
-        if data is None:
-            # Most likely a file caught half-written; loading it would lock every sender out.
-            raise TenantsFileError("the tenants file is empty")
-        return cls.from_mapping(data)
+        return cls.from_mapping(load_yaml(text))
+
+    @cached_property
+    def warnings(self) -> list[str]:
+        return load_warnings(self.config)
 
     @cached_property
     def _tenant_by_hash(self) -> dict[str, Tenant]:
@@ -180,14 +130,6 @@ class TenantDirectory:
         return tenant_id in self._tenant_ids.get(tenant.id, frozenset())
 
 
-def _describe(exc: ValidationError) -> str:
-    """The errors without their input values: those could be secrets, and this is logged."""
-    return "; ".join(
-        f"{'.'.join(str(part) for part in error['loc']) or '(file)'}: {error['msg']}"
-        for error in exc.errors(include_url=False, include_input=False)
-    )
-
-
 class TenantRegistry:
     """Holds the current TenantDirectory and swaps it when the file changes.
 
@@ -217,7 +159,10 @@ class TenantRegistry:
         # Remember this version even if it is refused, so a broken file is reported once,
         # not on every request, and is read again only when it changes again.
         self._stamp = stamp
-        return TenantDirectory.from_yaml(text)
+        directory = TenantDirectory.from_yaml(text)
+        for warning in directory.warnings:
+            log.warning("tenants file %s: %s", self.path, warning)
+        return directory
 
     def reload(self) -> bool:
         """Re-read the file now (e.g. on SIGHUP). True if a new version took effect."""

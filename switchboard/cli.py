@@ -41,9 +41,15 @@ def gateway(
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def worker(ctx: typer.Context) -> None:
     """Run a stream worker (Faust). Extra arguments go to `faust worker`, e.g. --web-port."""
+    from schemas.tenants import TenantsFileError
     from streams.worker import run
 
-    run(list(ctx.args))
+    try:
+        run(list(ctx.args))
+    except TenantsFileError as exc:
+        # One line, as the gateway does: typer's traceback would show the file's text.
+        typer.echo(f"switchboard worker: tenants file refused: {exc}", err=True)
+        raise typer.Exit(1) from None
 
 
 @kafka_app.command("start")

@@ -28,6 +28,7 @@ ACME_UID = "2049025000431439"  # the uId of Apple's examples
 ACME_TENANT_ID = "312022"  # the tenantId of the app example
 GLOBEX_UID = "9000000000000001"
 GLOBEX_TENANT_ID = "777001"
+SLOW_UID = "9000000000000002"  # every organization has exactly one tenant
 
 ACME_TOKEN = "acme-token-3f0c5b1e9d7a4c2b8e6f1a0d9c8b7a6e"
 ACME_NEXT_TOKEN = "acme-token-next-7d1e2c3b4a5f6e7d8c9b0a1f2e3d4c5b"
@@ -80,7 +81,7 @@ def tenants_config(acme_tokens: tuple[str, ...] = (ACME_TOKEN,)) -> dict[str, An
             {
                 "id": "slow",
                 "token_sha256": [token_sha256(SLOW_TOKEN)],
-                "uids": [ACME_UID],
+                "uids": [SLOW_UID],
                 "rate_limit_per_s": 1,
             },
         ],

@@ -3,6 +3,7 @@
 import base64
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -31,11 +32,14 @@ from tests.unit.gateway.support import (
     hs256,
     public_pem,
     rsa_key,
+    tenants_config,
     unavailable,
+    write_tenants,
 )
 from tests.unit.gateway.test_notifications import assert_problem
 
 URL = "/v1/app-notifications"
+P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 
 
 async def post(client: httpx.AsyncClient, token: str, body: bytes | None = None) -> httpx.Response:
@@ -73,10 +77,59 @@ async def test_millisecond_timestamps_are_understood(client: httpx.AsyncClient) 
     assert (await post(client, token)).status_code == 202
 
 
-async def test_null_sub_and_jti_are_allowed_and_reusable(client: httpx.AsyncClient) -> None:
-    token = ams_jwt(sub=None, jti=None)
+@pytest.mark.parametrize("drop", [(), ("jti",)], ids=["null-jti", "no-jti"])
+async def test_a_token_without_jti_is_accepted_once(
+    client: httpx.AsyncClient, publisher: MemoryPublisher, drop: tuple[str, ...]
+) -> None:
+    """The sender's own sample has `jti: null`: its signed part is its replay key."""
+    token = ams_jwt(sub=None, jti=None, drop=drop)
     assert (await post(client, token)).status_code == 202
-    assert (await post(client, token)).status_code == 202  # no jti: nothing to replay-check
+    replay = await post(client, token)  # a new eventId: only the token is the same
+    assert "already used" in str(assert_problem(replay, 401)["detail"])
+    assert len(publisher.records) == 1
+
+
+async def test_a_refused_jti_less_token_can_be_used_again(
+    client: httpx.AsyncClient, publisher: MemoryPublisher
+) -> None:
+    token = ams_jwt(jti=None)
+    publisher.failure = unavailable()
+    assert_problem(await post(client, token), 503)
+    assert_problem(await post(client, token, app_body(GLOBEX_TENANT_ID)), 403)
+    publisher.failure = None
+    assert (await post(client, token)).status_code == 202
+    assert_problem(await post(client, token), 401)
+    assert len(publisher.records) == 1
+
+
+async def test_an_es256_signature_twin_is_still_a_replay(client: httpx.AsyncClient) -> None:
+    """ECDSA's (r, s) and (r, n - s) both verify: keying jti-less tokens by their
+    signature would let a captured token in twice."""
+    claims = app_claims(iss=EC_ISS, aud=ASYM_AUD, jti=None)
+    token = jwt.encode(claims, ec_key(), algorithm="ES256")
+    signed, _, signature = token.rpartition(".")
+    raw = base64.urlsafe_b64decode(signature + "==")
+    r, s = raw[:32], int.from_bytes(raw[32:], "big")
+    twin_s = (P256_ORDER - s).to_bytes(32, "big")
+    twin = signed + "." + base64.urlsafe_b64encode(r + twin_s).decode().rstrip("=")
+    assert twin != token
+    jwt.api_jws.decode(twin, ec_key().public_key(), algorithms=["ES256"])  # it verifies
+    body = app_body(GLOBEX_TENANT_ID)
+    assert (await post(client, token, body)).status_code == 202
+    assert "already used" in str(assert_problem(await post(client, twin, body), 401)["detail"])
+
+
+async def test_the_senders_30_hour_ms_token_passes_an_issuer_allowing_it(
+    app: FastAPI, client: httpx.AsyncClient, tenants_file: Path
+) -> None:
+    now_ms = int(time.time() * 1000)
+    token = ams_jwt(iat=now_ms - 60_000, exp=now_ms - 60_000 + 108_000_000, jti=None)
+    assert "lives 108000 s" in str(assert_problem(await post(client, token), 401)["detail"])
+    config = tenants_config()
+    config["app_issuers"][0]["max_lifetime_s"] = 30 * 3600
+    write_tenants(tenants_file, config)
+    assert app.state.gateway.tenants.reload() is True
+    assert (await post(client, token)).status_code == 202
 
 
 async def test_rs256_and_es256_issuers(client: httpx.AsyncClient) -> None:
@@ -101,6 +154,14 @@ def _bad_tokens() -> dict[str, tuple[str, str]]:
             ams_jwt(iat=now * 1000 - 108_000_000 + 60_000, exp=now * 1000 + 60_000),
             "lifetime",
         ),
+        "lifetime 90 s, cap 60 s, leeway 30 s": (ams_jwt(iat=now, exp=now + 90), "lifetime"),
+        "no iat": (ams_jwt(drop=("iat",)), "missing_iat"),
+        "null iat": (ams_jwt(iat=None), "missing_iat"),
+        "exp 10**400": (ams_jwt(exp=10**400), "bad_claim"),
+        "iat 10**400": (ams_jwt(iat=10**400), "bad_claim"),
+        "exp negative": (ams_jwt(exp=-(10**400)), "bad_claim"),
+        "iat negative": (ams_jwt(iat=-1), "bad_claim"),
+        "nbf 10**400": (ams_jwt(nbf=10**400), "bad_claim"),
         "no exp": (ams_jwt(drop=("exp",)), "missing_exp"),
         "null exp": (ams_jwt(exp=None), "missing_exp"),
         "exp not a number": (ams_jwt(exp="tomorrow"), "bad_claim"),
@@ -156,6 +217,8 @@ async def test_verified_token_failures_name_the_claim(client: httpx.AsyncClient)
         ("issued in the future", "iat"),
         ("wrong aud", "aud"),
         ("lifetime too long", "exp - iat"),
+        ("no iat", "iat claim"),
+        ("exp 10**400", "exp claim is out of range"),
     ):
         assert word in (await post(client, tokens[case][0])).json()["detail"]
 

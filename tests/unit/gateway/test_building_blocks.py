@@ -62,8 +62,8 @@ def test_missing_header_has_no_error_code_in_the_challenge() -> None:
     ("iat", "exp", "ok"),
     [
         (NOW, NOW + 60, True),
-        (NOW, NOW + 90, True),  # max lifetime 60 s plus 30 s leeway
-        (NOW, NOW + 91, False),
+        (NOW, NOW + 61, False),  # max lifetime 60 s: the leeway does not extend it
+        (NOW, NOW + 90, False),
         (NOW + 30, NOW + 90, True),  # a sender clock 30 s ahead: within leeway
         (NOW + 31, NOW + 91, False),
         (NOW - 90, NOW - 30, True),  # expired 30 s ago: within leeway
@@ -82,9 +82,19 @@ def test_time_rules(iat: float, exp: float, ok: bool) -> None:
         assert reason_of(token) in {"expired", "issued_in_future", "lifetime", "bad_claim"}
 
 
-def test_without_iat_the_token_must_expire_within_the_lifetime() -> None:
-    assert verify(ams_jwt(drop=("iat",), exp=NOW + 60)).tenant.id == "acme"
-    assert reason_of(ams_jwt(drop=("iat",), exp=NOW + 3600)) == "lifetime"
+def test_iat_is_required() -> None:
+    for token in (ams_jwt(drop=("iat",), exp=NOW + 60), ams_jwt(iat=None, exp=NOW + 60)):
+        with pytest.raises(AuthenticationError, match="no iat claim") as caught:
+            verify(token)
+        assert caught.value.reason == "missing_iat"
+
+
+def test_the_leeway_is_for_clock_skew_not_for_the_lifetime() -> None:
+    """A 90 s token fails a 60 s cap with 30 s leeway, whatever the clocks say."""
+    for now in (NOW, NOW + 45, NOW + 100):  # sender on time, we 45 s or 100 s later
+        with pytest.raises(AuthenticationError, match="lives 90 s") as caught:
+            verify(ams_jwt(iat=NOW, exp=NOW + 90), Clock(now))
+        assert caught.value.reason == "lifetime"
 
 
 def test_nbf_in_the_future_is_refused() -> None:

@@ -15,6 +15,7 @@ from tests.unit.gateway.support import (
     GLOBEX_TOKEN,
     GLOBEX_UID,
     SLOW_TOKEN,
+    SLOW_UID,
     MemoryPublisher,
     apple_body,
     bearer,
@@ -261,8 +262,8 @@ async def test_top_level_not_an_object_is_422(client: httpx.AsyncClient) -> None
 async def test_rate_limit_is_429_with_retry_after(
     client: httpx.AsyncClient, publisher: MemoryPublisher
 ) -> None:
-    first = await client.post(URL, content=apple_body(), headers=bearer(SLOW_TOKEN))
-    second = await client.post(URL, content=apple_body(), headers=bearer(SLOW_TOKEN))
+    first = await client.post(URL, content=apple_body(SLOW_UID), headers=bearer(SLOW_TOKEN))
+    second = await client.post(URL, content=apple_body(SLOW_UID), headers=bearer(SLOW_TOKEN))
     assert first.status_code == 202
     assert_problem(second, 429)
     assert int(second.headers["retry-after"]) >= 1

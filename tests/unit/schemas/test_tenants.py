@@ -15,6 +15,7 @@ from schemas.tenants import (
 )
 
 OLD_TOKEN, NEW_TOKEN, OTHER_TOKEN = "mdm-old-token", "mdm-new-token", "other-token"
+SECRET = "hmac-secret-value-0123456789abcdef"  # 34 bytes: RFC 7518 wants 32 for HS256
 VALID = f"""
 tenants:
   - id: acme
@@ -29,7 +30,7 @@ app_issuers:
   - iss: ams
     aud: 03a22eb2-537b-471c-bf2b-2055e2f71618
     tenant: acme
-    secrets: [hmac-secret-value]
+    secrets: [{SECRET}]
     tenant_ids: ["400400"]
 """
 
@@ -67,7 +68,7 @@ def test_ownership_of_uids_and_tenant_ids() -> None:
 
 
 def test_secrets_stay_out_of_the_repr() -> None:
-    assert "hmac-secret-value" not in repr(TenantDirectory.from_yaml(VALID))
+    assert SECRET not in repr(TenantDirectory.from_yaml(VALID))
 
 
 @pytest.mark.parametrize(
@@ -216,7 +217,7 @@ def test_issuers_tenants_and_tenant_ids_among_thousands() -> None:
     n = 3000
     tenants = [{"id": f"t{i}", "tenant_ids": [f"own-{i}"]} for i in range(n)]
     issuers = [
-        {"iss": f"iss-{i}", "aud": "a", "tenant": f"t{i}", "secrets": ["s"],
+        {"iss": f"iss-{i}", "aud": "a", "tenant": f"t{i}", "secrets": [SECRET],
          "tenant_ids": [f"app-{i}"]}
         for i in range(n)
     ]  # fmt: skip

@@ -114,8 +114,8 @@ def settle(n: Notification, record: Incoming, refused: RecordError | None) -> bo
             metrics.not_forwarded.labels(metrics.type_label(n.type)).inc()
         for write in writes:
             store.put(TABLES[write.table], record.partition, write.key, write.value)
-    else:
-        dead_letter(record, refused.reason, refused.kind)
+    elif not dead_letter(record, refused.reason, refused.kind):
+        return False  # nowhere to be seen but raw-notifications: a resend must not be dropped
     deduper.remember(n, record)
     return refused is None
 
@@ -124,7 +124,8 @@ def _reader(record: Incoming) -> Read:
     return lambda table, key: store.get(TABLES[table], record.partition, key)
 
 
-def dead_letter(record: Incoming, reason: str, kind: str) -> None:
+def dead_letter(record: Incoming, reason: str, kind: str) -> bool:
+    """Queue `record` for the dead-letter topic; False if the producer refused it."""
     headers = [
         *record.headers,
         (h.DEAD_LETTER_REASON, reason[:500].encode()),
@@ -137,9 +138,10 @@ def dead_letter(record: Incoming, reason: str, kind: str) -> None:
         # Nothing else can take the record; it stays in raw-notifications until retention.
         metrics.dead_letter_failures.inc()
         log.exception("dead letter not sent", extra={"fields": {"position": record.position}})
-        return
+        return False
     if sent:
         metrics.dead_letters.labels(kind).inc()
+    return True
 
 
 def conflict_headers(record: Incoming, first: Sighting) -> list[tuple[str, bytes]]:

@@ -10,7 +10,7 @@ import pytest
 
 from schemas import headers as h
 from schemas.numbers import INT64_MAX, INT64_MIN
-from streams import metrics, updates
+from streams import agents, metrics, updates
 from streams.keys import table_key
 from streams.tables import asset_counts, seen_notifications, user_status
 from tests.examples import example
@@ -114,3 +114,21 @@ async def test_an_update_that_raises_is_dead_lettered_and_not_forwarded(
     assert [r.topic for r in produced.routed] == [DEAD]
     assert reasons(produced) == ["internal-error: ZeroDivisionError: boom"]
     assert asset_counts.data.data == {}  # type: ignore[attr-defined]
+
+
+async def test_a_refused_record_whose_dead_letter_fails_is_not_remembered(
+    send: Any, produced: Recorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its only trace is then raw-notifications: a resend must get its own dead letter."""
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("producer closed")
+
+    body = asset_count(2**63)
+    with monkeypatch.context() as patched:
+        patched.setattr(agents, "publish", refuse)
+        await send(body, offset=10, at=AT)
+    assert seen_notifications.data.data == {}  # type: ignore[attr-defined]
+    await send(body, offset=11, at=AT + 60_000)
+    assert [r.topic for r in produced.routed] == [DEAD]
+    assert produced.to(DEAD)[0].header(h.SOURCE_OFFSET) == b"11"

@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.apple import NonEmptyStr
+from schemas.numbers import Int64
 from schemas.strictjson import load_json
 
 
@@ -66,8 +67,8 @@ class AppTokenClaims(AppModel):
 
     iss: NonEmptyStr
     aud: NonEmptyStr | list[NonEmptyStr]
-    exp: int
-    iat: int
+    exp: Int64
+    iat: Int64
     sub: str | None = None
     jti: str | None = None
 

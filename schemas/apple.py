@@ -6,7 +6,8 @@ SUBSCRIPTION_MANAGEMENT, SUBSCRIPTION_COUNT, UNLIMITED_ASSET, ...) are still val
 and keep `notification` as a plain object. Fields a sender adds are kept (extra="allow").
 
 Models are strict: "countDelta": "12" is a type error, not 12, because a sender that sends
-the wrong type is broken and should hear about it rather than have us guess.
+the wrong type is broken and should hear about it rather than have us guess. Integers
+are bounded to signed 64 bits (schemas.numbers): a larger countDelta is refused too.
 
 Enumerated strings (`type`, `result`) are plain `str`: the documented values are listed
 below and in the JSON Schema `examples`, but a value Apple adds later is accepted, not
@@ -18,6 +19,7 @@ from typing import Annotated, Any, ClassVar, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from schemas.numbers import Int64
 from schemas.strictjson import load_json
 
 NonEmptyStr = Annotated[str, StringConstraints(min_length=1)]
@@ -36,7 +38,7 @@ class NotificationError(AppleModel):
     """The `error` object of a notification whose result is FAILURE."""
 
     errorMessage: str | None = None
-    errorNumber: int | str | None = None
+    errorNumber: Int64 | str | None = None
 
 
 class ResultMixin(AppleModel):
@@ -60,7 +62,7 @@ class ResultMixin(AppleModel):
 
 class AssetCountNotification(AppleModel):
     adamId: NonEmptyStr
-    countDelta: int = Field(description="Change of the asset count; negative when it drops.")
+    countDelta: Int64 = Field(description="Change of the asset count; negative when it drops.")
     pricingParam: NonEmptyStr
 
 

@@ -1,11 +1,20 @@
 """The agent: each raw notification is decoded, deduped, routed and applied, or dead-lettered.
 
+Each first-seen record ends one way, decided before anything is emitted: forwarded to its
+per-type topic and applied to the tables, or dead-lettered, never both. Its new table
+values are computed (streams.updates.writes_for) before the forward, so a value that
+cannot be stored (an asset count beyond 64 bits) dead-letters the record instead of
+following a forward that already left. A dead-lettered record whose envelope names its
+organization (streams.records.identify) is remembered like an applied one: a resend is
+a duplicate and is dropped, never forwarded, never dead-lettered again.
+
 Order inside one event, chosen for crash safety (see streams.updates and streams.dedupe):
-forward to the per-type topic, then apply the table updates, then remember the sighting.
+forward (or dead-letter), then write the table values, then remember the sighting.
 A crash anywhere before the offset commit replays the event: its sighting is either
-absent or names this very record (REPLAY); it is forwarded again only if its per-type
-topic does not hold it yet (streams.watermarks), and its table updates are skipped where
-they are already applied (streams.updates).
+absent or names this very record (REPLAY); it is forwarded or dead-lettered again only if
+that topic does not hold it yet (streams.watermarks), and its table updates are skipped
+where they are already applied (streams.updates), so the replay decides as the first run
+did.
 """
 
 import asyncio
@@ -23,11 +32,11 @@ from schemas.topics import CONFLICTS, DEAD_LETTER, topic_for
 from streams import metrics, store
 from streams.app import app, settings
 from streams.dedupe import Deduper, Sighting, Verdict
-from streams.errors import RecordError
-from streams.records import Incoming, Notification, decode, incoming
+from streams.errors import CannotApplyError, RecordError
+from streams.records import Incoming, Notification, decode, identify, incoming
 from streams.tables import TABLES, seen_notifications
 from streams.topics import publish, raw_notifications_topic, watermarks
-from streams.updates import changes_for
+from streams.updates import Read, Write, writes_for
 
 log = logging.getLogger(__name__)
 deduper = Deduper(seen_notifications, settings.dedupe_window_s)
@@ -53,18 +62,28 @@ def handle(record: Incoming) -> Verdict | None:
     records and table updates are made, so no commit can fall between them.
     """
     try:
-        return process(decode(record), record)
-    except RecordError as exc:
-        dead_letter(record, exc.reason, exc.kind)
+        try:
+            n = decode(record)
+        except RecordError as exc:
+            known = identify(record)
+            if known is None:  # nothing to remember it by
+                dead_letter(record, exc.reason, exc.kind)
+                return None
+            return process(known, record, refused=exc)
+        return process(n, record)
     except Exception as exc:
         log.exception("record failed", extra={"fields": {"position": record.position}})
         dead_letter(record, f"internal-error: {type(exc).__name__}: {exc}", "internal-error")
     return None
 
 
-def process(n: Notification, record: Incoming) -> Verdict:
+def process(
+    n: Notification, record: Incoming, refused: RecordError | None = None
+) -> Verdict | None:
+    """Dedupe, then settle a first-seen record; `refused` says why it cannot be applied."""
     verdict, first = deduper.check(n, record)
     label = metrics.type_label(n.type)
+    outcome: Verdict | None = verdict
     if verdict is Verdict.DUPLICATE:
         metrics.duplicates.labels(label).inc()
     elif verdict is Verdict.CONFLICT:
@@ -72,23 +91,41 @@ def process(n: Notification, record: Incoming) -> Verdict:
         publish(CONFLICTS, record, conflict_headers(record, first))
         metrics.conflicts.labels(label).inc()
         log.warning("conflict", extra={"fields": _fields(n, record, first=first.sha256)})
-    else:
-        changes = changes_for(n, record.offset, record.received_at_ms)
-        if not publish(topic_for(n.type), record, record.headers):
-            metrics.not_forwarded.labels(label).inc()
-        for change in changes:
-            table = TABLES[change.table]
-            new = change.update(store.get(table, record.partition, change.key))
-            if new is not None:
-                store.put(table, record.partition, change.key, new)
-        deduper.remember(n, record)
+    elif settle(n, record, refused):
         (metrics.events if verdict is Verdict.NEW else metrics.replays).labels(label).inc()
         metrics.lag.observe(max(time.time() - record.received_at_ms / 1000, 0))
+    else:
+        outcome = None  # dead-lettered
     metrics.expired.inc(deduper.expire(record.partition, record.received_at_ms))
-    return verdict
+    return outcome
 
 
-def dead_letter(record: Incoming, reason: str, kind: str) -> None:
+def settle(n: Notification, record: Incoming, refused: RecordError | None) -> bool:
+    """Forward and apply a first-seen record, or dead-letter it (False). Either way it is
+    remembered: a resend is then a DUPLICATE, and ends as this record did."""
+    writes: list[Write] = []
+    if refused is None:
+        try:
+            writes = writes_for(n, record.offset, record.received_at_ms, _reader(record))
+        except CannotApplyError as exc:
+            refused = exc
+    if refused is None:
+        if not publish(topic_for(n.type), record, record.headers):
+            metrics.not_forwarded.labels(metrics.type_label(n.type)).inc()
+        for write in writes:
+            store.put(TABLES[write.table], record.partition, write.key, write.value)
+    elif not dead_letter(record, refused.reason, refused.kind):
+        return False  # nowhere to be seen but raw-notifications: a resend must not be dropped
+    deduper.remember(n, record)
+    return refused is None
+
+
+def _reader(record: Incoming) -> Read:
+    return lambda table, key: store.get(TABLES[table], record.partition, key)
+
+
+def dead_letter(record: Incoming, reason: str, kind: str) -> bool:
+    """Queue `record` for the dead-letter topic; False if the producer refused it."""
     headers = [
         *record.headers,
         (h.DEAD_LETTER_REASON, reason[:500].encode()),
@@ -101,9 +138,10 @@ def dead_letter(record: Incoming, reason: str, kind: str) -> None:
         # Nothing else can take the record; it stays in raw-notifications until retention.
         metrics.dead_letter_failures.inc()
         log.exception("dead letter not sent", extra={"fields": {"position": record.position}})
-        return
+        return False
     if sent:
         metrics.dead_letters.labels(kind).inc()
+    return True
 
 
 def conflict_headers(record: Incoming, first: Sighting) -> list[tuple[str, bytes]]:

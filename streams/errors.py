@@ -4,7 +4,8 @@
     ├── RecordError            a record we cannot process: it goes to the dead-letter topic
     │   ├── UnknownSourceError     no `source` header, or not "apple" / "app"
     │   ├── InvalidBodyError       the body is not a valid notification of its source
-    │   └── KeyMismatchError       the record key is not the organization of the body
+    │   ├── KeyMismatchError       the record key is not the organization of the body
+    │   └── CannotApplyError       valid, but a table value it leads to cannot be stored
     └── TopicSetupError        the worker could not create or check its topics
 
 `RecordError.reason` is the short text put in the `dead-letter-reason` header. Anything
@@ -41,6 +42,12 @@ class InvalidBodyError(RecordError):
 
 class KeyMismatchError(RecordError):
     kind = "key-mismatch"
+
+
+class CannotApplyError(RecordError):
+    """E.g. an asset count that would leave signed 64 bits: decided before any output."""
+
+    kind = "cannot-apply"
 
 
 class TopicSetupError(StreamsError):

@@ -15,7 +15,8 @@ from pydantic import ValidationError
 
 from schemas import headers as h
 from schemas.app import AppNotification, parse_app
-from schemas.apple import AppleNotification, parse_apple
+from schemas.apple import AppleNotification, NotificationEnvelope, parse_apple
+from schemas.strictjson import load_json
 from streams.errors import InvalidBodyError, KeyMismatchError, UnknownSourceError
 
 MAX_TIME_MS = 10**13  # year 2286: keeps time buckets to a fixed width (streams.dedupe)
@@ -79,7 +80,7 @@ def incoming(message: Any) -> Incoming:
 
 def decode(record: Incoming) -> Notification:
     """The Notification in `record`, or a RecordError saying why it has none."""
-    source = (record.header(h.SOURCE) or b"").decode(errors="replace")
+    source = _source(record)
     try:
         if source == h.SOURCE_APPLE:
             apple = parse_apple(record.value)
@@ -96,6 +97,34 @@ def decode(record: Incoming) -> Notification:
     if record.key != found.org.encode():
         raise KeyMismatchError(f"record key is not the organization {found.org!r} of the body")
     return found
+
+
+def identify(record: Incoming) -> Notification | None:
+    """Who a record that `decode` refused is, when its envelope alone is valid (e.g. a
+    countDelta beyond 64 bits in an otherwise good ASSET_COUNT) and its key is the
+    organization the envelope names: enough for dedupe to recognise a resend of it.
+
+    None when there is no such identity: not JSON, no valid envelope, an unknown source,
+    or a key that is not the organization (a record in another organization's partition
+    must not leave a sighting there that could hide that organization's notification).
+    """
+    source = _source(record)
+    try:
+        if source == h.SOURCE_APPLE:
+            env = NotificationEnvelope.model_validate(load_json(record.value, "envelope"))
+            found = Notification(source, env.uId, env.notificationId, env.notificationType, env)
+        elif source == h.SOURCE_APP:
+            event = AppNotification.model_validate(load_json(record.value, "envelope"))
+            found = Notification(source, event.tenant_id, event.eventId, event.eventType, event)
+        else:
+            return None
+    except ValidationError:
+        return None
+    return found if record.key == found.org.encode() else None
+
+
+def _source(record: Incoming) -> str:
+    return (record.header(h.SOURCE) or b"").decode(errors="replace")
 
 
 def _header(headers: tuple[tuple[str, bytes], ...], name: str) -> bytes | None:

@@ -10,12 +10,20 @@ an event at or below the stored offset is skipped: replaying it is a no-op.
 `changes_for` lists (table, key, update); `update(old)` returns the new value, or None
 when the event is already applied. An event touching one key twice (three serial numbers
 of one asset) yields one update for that key, so the offset check cannot skip half of it.
+
+All or nothing. `writes_for` computes every new value of an event before the worker
+writes or forwards anything (streams.agents), and refuses the event (CannotApplyError)
+when one of them cannot be stored: an asset count beyond signed 64 bits (each countDelta
+is bounded, their sum is not), or any value the table encoding (orjson, streams.store)
+refuses. The event is then dead-lettered instead, and was never half applied.
 """
 
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
+
+import orjson
 
 from schemas.app import TenantRestUrlChangeNotification
 from schemas.apple import (
@@ -27,11 +35,14 @@ from schemas.apple import (
     UserAssociatedEnvelope,
     UserManagementEnvelope,
 )
+from schemas.numbers import INT64_MAX, INT64_MIN
+from streams.errors import CannotApplyError
 from streams.keys import table_key
 from streams.records import Notification
 
 Value = dict[str, Any]
 Update = Callable[[Value | None], Value | None]
+Read = Callable[[str, str], Value | None]  # (table, key) -> the value stored now
 
 ADD, REMOVE = "ASSOCIATE", ("DISASSOCIATE", "REVOKE")
 
@@ -43,6 +54,13 @@ class Change:
     update: Update
 
 
+@dataclass(frozen=True, slots=True)
+class Write:
+    table: str
+    key: str
+    value: Value
+
+
 def applied(old: Value | None, offset: int) -> bool:
     return old is not None and int(old.get("offset", -1)) >= offset
 
@@ -52,12 +70,14 @@ def add_count(
 ) -> Value | None:
     if applied(old, offset):
         return None
-    count = int(old["count"]) if old else 0
+    count = (int(old["count"]) if old else 0) + delta
+    if not INT64_MIN <= count <= INT64_MAX:
+        raise CannotApplyError(f"the asset count would be {count}, beyond signed 64 bits")
     return {
         "uId": uid,
         "adamId": adam_id,
         "pricingParam": pricing,
-        "count": count + delta,
+        "count": count,
         "offset": offset,
     }
 
@@ -121,6 +141,23 @@ def apply_user(
 def replace(value: Value, offset: int) -> Update:
     """An update that sets `value` (with its offset) unless the event is already applied."""
     return lambda old: None if applied(old, offset) else {**value, "offset": offset}
+
+
+def writes_for(n: Notification, offset: int, at_ms: int, read: Read) -> list[Write]:
+    """The new values `n` gives the tables, the ones already applied left out; all of
+    them computed from `read` before any is written. CannotApplyError if one cannot be
+    stored (see the module docstring)."""
+    writes = []
+    for change in changes_for(n, offset, at_ms):
+        new = change.update(read(change.table, change.key))
+        if new is None:
+            continue
+        try:
+            orjson.dumps(new)  # what streams.store.put will do, after the forward
+        except orjson.JSONEncodeError as exc:
+            raise CannotApplyError(f"{change.table} {change.key}: {exc}") from None
+        writes.append(Write(change.table, change.key, new))
+    return writes
 
 
 def changes_for(n: Notification, offset: int, at_ms: int) -> list[Change]:

@@ -130,7 +130,7 @@ async def test_bad_records_go_to_the_dead_letter_topic_with_a_reason(
     body: bytes, key: str, headers: Any, reason: bytes, send: Any, produced: Recorder
 ) -> None:
     event = await send(body, key=key, headers=headers, partition=5)
-    [dead] = produced.records
+    [dead] = produced.routed  # (and the sighting's changelog record, for apple_envelope)
     assert (dead.topic, dead.partition, dead.key, dead.value) == (
         "notifications.dead-letter",
         5,
@@ -151,7 +151,7 @@ async def test_a_record_that_breaks_the_handler_is_dead_lettered_and_the_agent_g
         raise ZeroDivisionError("boom")
 
     with monkeypatch.context() as patched:
-        patched.setattr(agents, "changes_for", broken)
+        patched.setattr(agents, "writes_for", broken)
         await send(example_bytes("apple_asset_count"))
     await send(example_bytes("apple_test_notification"))
     topics = [r.topic for r in produced.routed]

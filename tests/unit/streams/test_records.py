@@ -1,13 +1,14 @@
 """A raw-notifications record, and its decoding by the `source` header."""
 
 import hashlib
+import json
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from streams.errors import InvalidBodyError, KeyMismatchError, UnknownSourceError
-from streams.records import Incoming, decode, incoming
+from streams.records import Incoming, decode, identify, incoming
 from tests.unit.streams.conftest import ACME_TENANT_ID, ACME_UID, example_bytes
 
 
@@ -104,3 +105,38 @@ def test_apple_body_is_not_an_app_event() -> None:
 def test_the_key_must_be_the_organization(key: bytes | None) -> None:
     with pytest.raises(KeyMismatchError):
         decode(record(example_bytes("apple_asset_count"), key=key))
+
+
+def out_of_range(body: bytes) -> bytes:
+    return body.replace(b'"countDelta": -12', b'"countDelta": 9223372036854775808')
+
+
+def test_a_refused_body_with_a_valid_envelope_is_identified() -> None:
+    refused = record(out_of_range(example_bytes("apple_asset_count")))
+    with pytest.raises(InvalidBodyError):
+        decode(refused)
+    found = identify(refused)
+    assert found is not None
+    assert (found.source, found.org, found.type) == ("apple", ACME_UID, "ASSET_COUNT")
+    assert found.id == "4a7801be-53f0-42e1-9505-81c0d1dc9da3"
+    event = json.loads(example_bytes("app_tenant_rest_url_change"))
+    del event["data"]["notificationData"]["tenantRestUrl"]
+    app = identify(record(json.dumps(event).encode(), "app", ACME_TENANT_ID.encode()))
+    assert app is not None and (app.org, app.type) == (ACME_TENANT_ID, "TENANT_REST_URL_CHANGE")
+
+
+@pytest.mark.parametrize(
+    ("body", "source", "key"),
+    [
+        (b"garbage", "apple", ACME_UID.encode()),
+        (b'{"notificationId": "x", "notificationType": "ASSET_COUNT"}', "apple", b"x"),
+        (out_of_range(example_bytes("apple_asset_count")), "mdm", ACME_UID.encode()),
+        (out_of_range(example_bytes("apple_asset_count")), "app", ACME_UID.encode()),
+        # Another organization's partition: a sighting there could hide its notification.
+        (out_of_range(example_bytes("apple_asset_count")), "apple", b"999"),
+    ],
+)
+def test_no_identity_without_a_valid_envelope_source_and_key(
+    body: bytes, source: str, key: bytes
+) -> None:
+    assert identify(record(body, source, key)) is None

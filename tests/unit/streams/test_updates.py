@@ -7,9 +7,10 @@ import pytest
 
 from schemas.app import parse_app
 from schemas.apple import UserAssociatedEnvelope, parse_apple
+from streams.errors import CannotApplyError
 from streams.keys import table_key
 from streams.records import Notification
-from streams.updates import add_count, applied, apply_user, changes_for
+from streams.updates import add_count, applied, apply_user, changes_for, writes_for
 from tests.unit.streams.conftest import ACME_UID, example_bytes
 
 AT = 1_700_000_000_000
@@ -192,3 +193,36 @@ def test_applied_compares_offsets() -> None:
     assert not applied(None, 0)
     assert applied({"offset": 3}, 3) and applied({"offset": 3}, 2)
     assert not applied({"offset": 3}, 4)
+
+
+def test_writes_are_all_computed_before_any_is_made_and_skip_what_is_applied() -> None:
+    body = json.loads(example_bytes("apple_user_associated"))
+    users = body["notification"]["associatedUsers"]
+    users.append({**users[0], "clientUserId": "client-200"})
+    n = apple(body)
+    done = {"offset": 7, "clientUserId": "client-100"}
+    stored = {("user_status", table_key(ACME_UID, "client-100")): done}
+    reads: list[tuple[str, str]] = []
+
+    def read(table: str, key: str) -> Any:
+        reads.append((table, key))
+        return stored.get((table, key))
+
+    writes = writes_for(n, 7, AT, read)
+    assert [(w.table, w.key, w.value["offset"]) for w in writes] == [
+        ("user_status", table_key(ACME_UID, "client-200"), 7)
+    ]
+    assert len(reads) == 2
+
+
+@pytest.mark.parametrize(("old", "delta"), [(2**63 - 1, 1), (-(2**63), -1)])
+def test_an_asset_count_leaving_signed_64_bits_cannot_be_applied(old: int, delta: int) -> None:
+    body = json.loads(example_bytes("apple_asset_count"))
+    body["notification"]["countDelta"] = delta
+    stored = {"count": old, "offset": 1}
+    with pytest.raises(CannotApplyError) as caught:
+        writes_for(apple(body), 2, AT, lambda table, key: stored)
+    assert caught.value.reason == (
+        f"cannot-apply: the asset count would be {old + delta}, beyond signed 64 bits"
+    )
+    assert writes_for(apple(body), 1, AT, lambda table, key: stored) == []  # applied already

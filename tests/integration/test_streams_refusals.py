@@ -1,0 +1,113 @@
+"""Records a real worker cannot apply, written straight to raw-notifications (as an old
+gateway or a producer with write access could): one dead letter with a reason, nothing
+forwarded, the resend dropped, and the partition goes on with the next good record."""
+
+import asyncio
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from streams.keys import partition_for
+from tests.integration.streams_fixtures import (
+    WorkerGroup,
+    consume,
+    example_bytes,
+    gateway_headers,
+    produce,
+    query,
+    wait_caught_up,
+)
+
+pytestmark = [pytest.mark.kafka, pytest.mark.worker]
+
+# 2**63 fits orjson's unsigned range (the worker used to apply it), 10**30 does not (the
+# worker used to forward it and dead-letter it as well).
+BEYOND_UIDS = {2**63: "5000000000000001", 10**30: "5000000000000003"}
+OVERFLOW_UID = "5000000000000002"
+INT64_MAX = 2**63 - 1
+
+
+@pytest.fixture(scope="module")
+def group(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerGroup]:
+    workers = WorkerGroup(
+        kafka_bootstrap,
+        Path(tmp_path_factory.mktemp("streams-refusals")),
+        uids=[*BEYOND_UIDS.values(), OVERFLOW_UID],
+    )
+    try:
+        workers.start(1)
+        yield workers
+    finally:
+        workers.stop()
+
+
+def asset_count(uid: str, notification_id: str, delta: int) -> bytes:
+    body = json.loads(example_bytes("apple_asset_count"))
+    body.update(uId=uid, notificationId=notification_id)
+    body["notification"]["countDelta"] = delta
+    return json.dumps(body).encode()
+
+
+def run_through(group: WorkerGroup, records: list[tuple[str, bytes]]) -> list[Any]:
+    """Produce with the gateway's headers, then wait until the worker committed them all."""
+    raw = [(uid.encode(), body, gateway_headers("apple")) for uid, body in records]
+    sent = asyncio.run(produce(group.bootstrap, group.topic("raw-notifications"), raw))
+    asyncio.run(wait_caught_up(group.bootstrap, group.name, group.topic("raw-notifications")))
+    return sent
+
+
+def on_topic(group: WorkerGroup, topic: str, uid: str) -> list[Any]:
+    got = asyncio.run(consume(group.bootstrap, group.topic(topic), idle_s=1.0))
+    return [r for r in got if r.key == uid.encode()]
+
+
+def counts(group: WorkerGroup, uid: str) -> Any:
+    status, body = query(f"{group.workers[0].url}/v1/orgs/{uid}/asset-counts")
+    assert status == 200, body
+    return body
+
+
+@pytest.mark.parametrize("delta", sorted(BEYOND_UIDS))
+def test_a_countdelta_beyond_64_bits_is_dead_lettered_once_and_the_partition_goes_on(
+    group: WorkerGroup, delta: int
+) -> None:
+    uid = BEYOND_UIDS[delta]
+    beyond, good = asset_count(uid, "n-beyond", delta), asset_count(uid, "n-good", 5)
+    sent = run_through(group, [(uid, beyond), (uid, beyond), (uid, good)])
+    assert len({m.partition for m in sent}) == 1  # one organization, one partition
+
+    [dead] = on_topic(group, "notifications.dead-letter", uid)
+    headers = dict(dead.headers)
+    assert dead.value == beyond
+    assert headers["dead-letter-reason"].startswith(b"invalid-body: notification.countDelta: ")
+    assert headers["source-offset"] == str(sent[0].offset).encode()
+    assert dead.partition == partition_for(uid.encode(), group.partitions)
+    assert [r.value for r in on_topic(group, "notifications.asset-count", uid)] == [good]
+    assert counts(group, uid) == [{"adamId": "408709785", "pricingParam": "STDQ", "count": 5}]
+
+
+def test_an_asset_count_that_would_leave_64_bits_is_dead_lettered_not_forwarded(
+    group: WorkerGroup,
+) -> None:
+    top, over, back = (
+        asset_count(OVERFLOW_UID, "n-top", INT64_MAX),
+        asset_count(OVERFLOW_UID, "n-over", 1),
+        asset_count(OVERFLOW_UID, "n-back", -1),
+    )
+    sent = run_through(
+        group,
+        [(OVERFLOW_UID, top), (OVERFLOW_UID, over), (OVERFLOW_UID, over), (OVERFLOW_UID, back)],
+    )
+    [dead] = on_topic(group, "notifications.dead-letter", OVERFLOW_UID)
+    assert dead.value == over
+    assert dict(dead.headers)["dead-letter-reason"] == (
+        f"cannot-apply: the asset count would be {INT64_MAX + 1}, beyond signed 64 bits".encode()
+    )
+    assert dict(dead.headers)["source-offset"] == str(sent[1].offset).encode()
+    forwarded = on_topic(group, "notifications.asset-count", OVERFLOW_UID)
+    assert [r.value for r in forwarded] == [top, back]
+    [row] = counts(group, OVERFLOW_UID)
+    assert row["count"] == INT64_MAX - 1

@@ -19,8 +19,12 @@ the two cannot be told apart, so an operator decides; deleting the directory is 
 whenever the cluster is the one meant, as recovery rebuilds every table from its
 changelog.
 
-A recreated changelog that was already written past the old offsets (another worker
-with a fresh directory ran first) cannot be detected this way either.
+A recreated changelog already written past the old offsets (another worker with a fresh
+directory ran first) looks current by its offsets. For a recreated cluster (`.kafka/`
+deleted, a new cluster behind the same address) the tables directory also keeps the id
+of the Kafka cluster it was written against, and a worker whose tables come from
+another cluster id is refused the same way. Within one cluster, topics deleted and
+created again are found by their offsets only, so that refilled case goes unnoticed.
 
 The databases are opened read-only, before Faust opens them. The layout is Faust's (one
 database per partition, named as Store.partition_path names it, the offset under
@@ -32,9 +36,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from streams.config import WorkerSettings
 from streams.errors import StaleTablesError
+
+CLUSTER_MARKER = "kafka-cluster-id"  # in the tables directory, deleted along with it
+REBUILD = (
+    "If this is the cluster the worker is meant for, delete {tables} and start the worker "
+    "again: it rebuilds every table from its changelog"
+)
 
 
 @dataclass(frozen=True)
@@ -99,9 +110,35 @@ def stale_message(found: Sequence[Applied], ends: dict[tuple[str, int], int], ta
         f"the data directory holds tables from another Kafka cluster or from deleted topics: "
         f"{first.changelog} partition {first.partition} was applied up to offset "
         f"{first.offset} but that topic ends at offset {end} ({len(found)} table partitions "
-        f"like this). If this is the cluster the worker is meant for, stop it, delete "
-        f"{tables.absolute()} and start it again: it rebuilds every table from its changelog"
+        f"like this). {REBUILD.format(tables=tables.absolute())}"
     )
+
+
+def other_cluster_message(known: str, cluster: str, tables: Path) -> str:
+    return (
+        f"the data directory holds tables from another Kafka cluster: they were written "
+        f"against cluster id {known}, this broker is cluster id {cluster}, and their "
+        f"changelog offsets mean nothing here. {REBUILD.format(tables=tables.absolute())}"
+    )
+
+
+def remembered_cluster(tables: Path) -> str | None:
+    marker = tables / CLUSTER_MARKER
+    return marker.read_text(encoding="utf-8").strip() if marker.is_file() else None
+
+
+def remember_cluster(tables: Path, cluster: str) -> None:
+    tables.mkdir(parents=True, exist_ok=True)
+    (tables / CLUSTER_MARKER).write_text(cluster + "\n", encoding="utf-8")
+
+
+async def cluster_id(bootstrap: str) -> str:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        return str((await admin.describe_cluster())["cluster_id"])
+    finally:
+        await admin.close()
 
 
 async def end_offsets(bootstrap: str, applied: Sequence[Applied]) -> dict[tuple[str, int], int]:
@@ -118,11 +155,16 @@ async def end_offsets(bootstrap: str, applied: Sequence[Applied]) -> dict[tuple[
 async def check_against_changelogs(
     settings: WorkerSettings, tables: Path, names: Sequence[tuple[str, str]]
 ) -> None:
-    """Raise StaleTablesError if a local table partition is ahead of its changelog."""
+    """Raise StaleTablesError if the local tables come from another cluster or are ahead
+    of their changelogs; else remember this cluster's id next to them."""
+    cluster = await cluster_id(settings.kafka_bootstrap)
     applied = applied_offsets(tables, names, settings.partitions)
-    if not applied:
-        return
-    ends = await end_offsets(settings.kafka_bootstrap, applied)
-    found = stale(applied, ends)
-    if found:
-        raise StaleTablesError(stale_message(found, ends, tables))
+    if applied:
+        known = remembered_cluster(tables)
+        if known is not None and known != cluster:
+            raise StaleTablesError(other_cluster_message(known, cluster, tables))
+        ends = await end_offsets(settings.kafka_bootstrap, applied)
+        found = stale(applied, ends)
+        if found:
+            raise StaleTablesError(stale_message(found, ends, tables))
+    remember_cluster(tables, cluster)

@@ -76,4 +76,17 @@ def test_the_stale_message_says_what_is_wrong_and_what_to_delete(tmp_path: Path)
     assert "another Kafka cluster or from deleted topics" in message
     assert "a-changelog partition 2 was applied up to offset 500" in message
     assert "ends at offset 1 (2 table partitions like this)" in message
-    assert f"delete {tmp_path / 'v1' / 'tables'} and start it again" in message
+    assert f"delete {tmp_path / 'v1' / 'tables'} and start the worker again" in message
+
+
+def test_the_cluster_id_is_kept_with_the_tables_and_named_when_it_changes(
+    tmp_path: Path,
+) -> None:
+    tables = tmp_path / "v1" / "tables"
+    assert datadir.remembered_cluster(tables) is None  # a fresh or an older data dir
+    datadir.remember_cluster(tables, "AAAA")
+    assert datadir.remembered_cluster(tables) == "AAAA"
+    message = datadir.other_cluster_message("AAAA", "BBBB", tables)
+    assert "\n" not in message
+    assert "written against cluster id AAAA, this broker is cluster id BBBB" in message
+    assert f"delete {tables} and start the worker again" in message

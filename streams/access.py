@@ -2,8 +2,9 @@
 
 The rules live in schemas.tenants (TenantRegistry: tenant_for_token, owns_uid,
 owns_tenant_id), shared with the gateway; this module only reads the header and maps
-the outcome to HTTP statuses: 401 without a valid token, 403 for another tenant's
-organization. The registry re-reads the file when it changes, as the gateway's does.
+the outcome to HTTP statuses: 401 without a valid token (a token that is not ASCII
+included), 403 for another tenant's organization. The registry re-reads the file when
+it changes, as the gateway's does.
 """
 
 from collections.abc import Awaitable, Callable
@@ -44,6 +45,11 @@ def check(authorization: str | None, kind: OrgKind, org: str) -> Denied | None:
     token = bearer_token(authorization)
     if token is None:
         return Denied(401, "send 'Authorization: Bearer <token>'")
+    if not token.isascii():
+        # aiohttp decodes header bytes that are not UTF-8 to lone surrogates (\xff becomes
+        # \udcff), which no str.encode() accepts. Bearer tokens are ASCII (RFC 6750 §2.1),
+        # and the gateway sees such bytes as Latin-1: no tenant can hold a token like this.
+        return Denied(401, "the bearer token is not valid")
     directory = registry().current
     tenant = directory.tenant_for_token(token)
     if tenant is None:

@@ -6,7 +6,11 @@
     │   ├── InvalidBodyError       the body is not a valid notification of its source
     │   ├── KeyMismatchError       the record key is not the organization of the body
     │   └── CannotApplyError       valid, but a table value it leads to cannot be stored
-    └── TopicSetupError        the worker could not create or check its topics
+    ├── TopicSetupError        the worker could not create or check its topics
+    └── StaleTablesError       the data directory holds tables its changelogs do not
+
+TopicSetupError and StaleTablesError stop `switchboard worker` before Faust starts, with
+their message as one line saying what to do (streams.worker, streams.datadir).
 
 `RecordError.reason` is the short text put in the `dead-letter-reason` header. Anything
 else an agent meets while handling a record is dead-lettered as "internal-error: <type>":
@@ -51,4 +55,8 @@ class CannotApplyError(RecordError):
 
 
 class TopicSetupError(StreamsError):
-    """Topics are missing with the wrong partition count, or the admin client failed."""
+    """A topic has the wrong partition count, or could not be created or described."""
+
+
+class StaleTablesError(StreamsError):
+    """The local tables were applied past the end of their changelog: another cluster's."""

@@ -4,7 +4,12 @@ Topics are created before the worker starts because a Faust worker never consume
 that did not exist when it subscribed. raw-notifications, the per-type topics and the
 table changelogs get the same partition count (co-partitioning: a table update and the
 event that caused it share a partition number); an existing topic with another count is
-refused rather than silently breaking that.
+refused rather than silently breaking that, with one line saying which topic, which
+counts and what to do. Kafka cannot take partitions away from a topic, and adding some
+moves organizations to other partitions, so the fix is a deleted topic or the setting.
+
+The data directory is created here (a fresh clone has no .dev/), and checked against the
+changelogs before Faust opens it (streams.datadir).
 """
 
 import asyncio
@@ -15,8 +20,9 @@ from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from streams import datadir
 from streams.config import WorkerSettings
-from streams.errors import TopicSetupError
+from streams.errors import StaleTablesError, TopicSetupError
 
 log = logging.getLogger(__name__)
 TOPIC_ALREADY_EXISTS = 36
@@ -55,13 +61,28 @@ async def ensure_topics(settings: WorkerSettings, topics: list[NewTopic]) -> Non
         described = await _describe_when_known(admin, [t.name for t in topics])
     finally:
         await admin.close()
-    wrong = {
-        d["topic"]: len(d["partitions"])
-        for d in described
-        if len(d["partitions"]) != settings.partitions
-    }
-    if wrong:
-        raise TopicSetupError(f"topics must have {settings.partitions} partitions: {wrong}")
+    counts = {d["topic"]: len(d["partitions"]) for d in described}
+    if any(count != settings.partitions for count in counts.values()):
+        raise TopicSetupError(partition_mismatch(settings, counts))
+
+
+def partition_mismatch(settings: WorkerSettings, counts: dict[str, int]) -> str:
+    """What is wrong with these topics' partition counts and the two ways out, in a line."""
+    wrong = {name: n for name, n in sorted(counts.items()) if n != settings.partitions}
+    listed = ", ".join(f"{name} has {n}" for name, n in wrong.items())
+    deletes = "; ".join(
+        f"kafka-topics.sh --bootstrap-server {settings.kafka_bootstrap} --delete --topic {name}"
+        for name in wrong
+    )
+    message = (
+        f"topics with the wrong partition count: {listed}, expected {settings.partitions} "
+        f"(SWITCHBOARD_PARTITIONS; every topic needs the same count). Delete them, losing "
+        f"their records, and start the worker again, which creates them: {deletes}"
+    )
+    if len(set(counts.values())) == 1:
+        (n,) = set(counts.values())
+        message += f"; or keep them and set SWITCHBOARD_PARTITIONS={n} on every worker"
+    return message
 
 
 async def _describe_when_known(
@@ -106,8 +127,13 @@ def run(argv: list[str] | None = None) -> None:
     if settings.tenants_file is None:
         sys.exit("SWITCHBOARD_TENANTS_FILE is required: the query views check its tokens")
     access.registry()  # a broken tenants file stops the worker here, not at a query
-    changelogs = [table.changelog_topic.get_topic_name() for table in TABLES.values()]
-    asyncio.run(ensure_topics(settings, planned_topics(settings, changelogs)))
+    names = [(t.name, t.changelog_topic.get_topic_name()) for t in TABLES.values()]
+    try:
+        datadir.create(settings)
+        asyncio.run(ensure_topics(settings, planned_topics(settings, [c for _, c in names])))
+        asyncio.run(datadir.check_against_changelogs(settings, app.conf.tabledir, names))
+    except (TopicSetupError, StaleTablesError) as exc:
+        sys.exit(f"switchboard worker: {exc}")
     log.info("topics ready", extra={"fields": {"prefix": settings.topic_prefix}})
     sys.argv = faust_argv(settings, list(argv or []))
     app.main()

@@ -1,9 +1,14 @@
 """Query views: credentials (401/403), answers (200/404), routing to the key's owner."""
 
+import asyncio
 import json
 from typing import Any
+from unittest import mock
 
 import pytest
+from aiohttp import web
+from aiohttp.http_parser import HttpRequestParser
+from aiohttp.streams import EMPTY_PAYLOAD
 from aiohttp.test_utils import make_mocked_request
 from faust.exceptions import SameNode
 from faust.web import View
@@ -59,6 +64,7 @@ def counts(uid: str = ACME_UID) -> None:
         {"Authorization": "Basic YTpi"},
         {"Authorization": "Bearer "},
         {"Authorization": "Bearer wrong-token"},
+        {"Authorization": "Bearer acme-tok\u00e9n"},
     ],
 )
 async def test_without_a_valid_bearer_token_401(headers: Any, owner: list[str]) -> None:
@@ -69,6 +75,35 @@ async def test_without_a_valid_bearer_token_401(headers: Any, owner: list[str]) 
     assert response.status == 401
     assert response.headers["WWW-Authenticate"] == 'Bearer realm="switchboard"'
     assert owner == []  # refused before being forwarded
+
+
+def parsed(raw: bytes, **match: str) -> Any:
+    """A request whose headers are what aiohttp's own parser makes of these bytes
+    (make_mocked_request builds its headers from str, so it cannot hold these)."""
+    loop = asyncio.get_running_loop()
+    base = make_mocked_request("GET", "/", match_info=match, loop=loop)
+    messages, _, _ = HttpRequestParser(mock.Mock(), loop, 2**16).feed_data(raw)
+    message = messages[0][0]
+    request = web.Request(
+        message, EMPTY_PAYLOAD, base.protocol, base._payload_writer, base.task, loop
+    )
+    request._match_info = base.match_info
+    return request
+
+
+@pytest.mark.parametrize("token", [b"a\xff", b"acme-token\x80", b"\xc3\x28", b"\xff\xfe"])
+async def test_a_token_that_is_not_utf8_is_401_not_500(token: bytes, owner: list[str]) -> None:
+    raw = (
+        b"GET /v1/orgs/x/asset-counts HTTP/1.1\r\nHost: w\r\nAuthorization: Bearer "
+        + token
+        + b"\r\n\r\n"
+    )
+    request = parsed(raw, uId=ACME_UID)
+    assert not request.headers["Authorization"].isascii()  # lone surrogates, not bytes
+    response = await views.AssetCounts(app, app.web).dispatch(request)
+    assert response.status == 401
+    assert response.headers["WWW-Authenticate"] == 'Bearer realm="switchboard"'
+    assert owner == []
 
 
 async def test_another_tenants_organization_is_403() -> None:

@@ -1,0 +1,170 @@
+"""The worker's data directory: created at start, and checked against the changelogs.
+
+Each table partition is a RocksDB database under the data directory holding, next to the
+rows, its persisted offset: the offset of the last changelog record applied to it. The
+changelog can only grow (compaction removes old records, never offsets), so a persisted
+offset at or past the end of its changelog partition means the rows came from another
+topic of that name: the cluster was recreated (`.kafka/` deleted) or the topics deleted,
+and the data directory kept. Faust's recovery then dies with a ConsistencyError deep in a
+traceback or, where its check reads an offset of 0 as "none" (an old or a new partition
+with a single record), goes on serving the old cluster's rows as current.
+
+The worker refuses to start instead, in one line naming the tables directory to delete;
+it does not delete it itself. The changelog is the source of truth when the data
+directory is stale, but an offset past the end is also what a broker that lost
+acknowledged records leaves (an unclean leader election, a single broker's disk lost and
+reformatted): then the local rows are the last copy of updates the cluster lost, and
+wiping them would make the loss final without anyone deciding it. From offsets alone
+the two cannot be told apart, so an operator decides; deleting the directory is safe
+whenever the cluster is the one meant, as recovery rebuilds every table from its
+changelog.
+
+A recreated changelog already written past the old offsets (another worker with a fresh
+directory ran first) looks current by its offsets. For a recreated cluster (`.kafka/`
+deleted, a new cluster behind the same address) the tables directory also keeps the id
+of the Kafka cluster it was written against, and a worker whose tables come from
+another cluster id is refused the same way. Within one cluster, topics deleted and
+created again are found by their offsets only, so that refilled case goes unnoticed.
+
+The databases are opened read-only, before Faust opens them. The layout is Faust's (one
+database per partition, named as Store.partition_path names it, the offset under
+Store.offset_key); tests/unit/streams/test_datadir.py fails if an upgrade changes it.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from streams.config import WorkerSettings
+from streams.errors import StaleTablesError
+
+CLUSTER_MARKER = "kafka-cluster-id"  # in the tables directory, deleted along with it
+REBUILD = (
+    "If this is the cluster the worker is meant for, delete {tables} and start the worker "
+    "again: it rebuilds every table from its changelog"
+)
+
+
+@dataclass(frozen=True)
+class Applied:
+    """One local table partition and the last changelog offset applied to it."""
+
+    changelog: str
+    partition: int
+    offset: int
+
+
+def create(settings: WorkerSettings) -> None:
+    """The data directory and its parents (Faust creates only the last level)."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+
+
+def partition_path(tables: Path, table: str, partition: int) -> Path:
+    """Where Faust's RocksDB store keeps one table partition (Store.partition_path)."""
+    return tables / f"{table}-{partition}.db"
+
+
+def applied_offsets(
+    tables: Path, names: Sequence[tuple[str, str]], partitions: int
+) -> list[Applied]:
+    """The persisted offset of every local partition of these (table, changelog) names.
+
+    Read from the files, not through Faust's Store objects: those bind to the event loop
+    they are first touched in, and the worker's loop does not exist yet.
+    """
+    import rocksdict
+    from faust.stores.rocksdb import Store
+
+    found: list[Applied] = []
+    for table, changelog in names:
+        for partition in range(partitions):
+            path = partition_path(tables, table, partition)
+            if not path.is_dir():
+                continue
+            db = rocksdict.Rdict(
+                str(path),
+                options=rocksdict.Options(raw_mode=True),
+                access_type=rocksdict.AccessType.read_only(),
+            )
+            try:
+                raw = db.get(Store.offset_key)
+            finally:
+                db.close()
+            if raw is not None:
+                found.append(Applied(changelog, partition, int(raw)))
+    return found
+
+
+def stale(applied: Sequence[Applied], ends: dict[tuple[str, int], int]) -> list[Applied]:
+    """The partitions applied up to an offset their changelog does not have."""
+    return [a for a in applied if a.offset >= ends.get((a.changelog, a.partition), 0)]
+
+
+def stale_message(found: Sequence[Applied], ends: dict[tuple[str, int], int], tables: Path) -> str:
+    first = found[0]
+    end = ends.get((first.changelog, first.partition), 0)
+    return (
+        f"the data directory holds tables from another Kafka cluster or from deleted topics: "
+        f"{first.changelog} partition {first.partition} was applied up to offset "
+        f"{first.offset} but that topic ends at offset {end} ({len(found)} table partitions "
+        f"like this). {REBUILD.format(tables=tables.absolute())}"
+    )
+
+
+def other_cluster_message(known: str, cluster: str, tables: Path) -> str:
+    return (
+        f"the data directory holds tables from another Kafka cluster: they were written "
+        f"against cluster id {known}, this broker is cluster id {cluster}, and their "
+        f"changelog offsets mean nothing here. {REBUILD.format(tables=tables.absolute())}"
+    )
+
+
+def remembered_cluster(tables: Path) -> str | None:
+    marker = tables / CLUSTER_MARKER
+    return marker.read_text(encoding="utf-8").strip() if marker.is_file() else None
+
+
+def remember_cluster(tables: Path, cluster: str) -> None:
+    tables.mkdir(parents=True, exist_ok=True)
+    (tables / CLUSTER_MARKER).write_text(cluster + "\n", encoding="utf-8")
+
+
+async def cluster_id(bootstrap: str) -> str:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        return str((await admin.describe_cluster())["cluster_id"])
+    finally:
+        await admin.close()
+
+
+async def end_offsets(bootstrap: str, applied: Sequence[Applied]) -> dict[tuple[str, int], int]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(a.changelog, a.partition) for a in applied]
+        ends = await consumer.end_offsets(tps)
+    finally:
+        await consumer.stop()
+    return {(tp.topic, tp.partition): offset for tp, offset in ends.items()}
+
+
+async def check_against_changelogs(
+    settings: WorkerSettings, tables: Path, names: Sequence[tuple[str, str]]
+) -> None:
+    """Raise StaleTablesError if the local tables come from another cluster or are ahead
+    of their changelogs; else remember this cluster's id next to them."""
+    cluster = await cluster_id(settings.kafka_bootstrap)
+    applied = applied_offsets(tables, names, settings.partitions)
+    if applied:
+        known = remembered_cluster(tables)
+        if known is not None and known != cluster:
+            raise StaleTablesError(other_cluster_message(known, cluster, tables))
+        ends = await end_offsets(settings.kafka_bootstrap, applied)
+        found = stale(applied, ends)
+        if found:
+            raise StaleTablesError(stale_message(found, ends, tables))
+    remember_cluster(tables, cluster)

@@ -1,0 +1,92 @@
+"""The data directory: created with its parents; local tables ahead of their changelog.
+
+The RocksDB files are real (rocksdict, as Faust writes them); the changelog end offsets
+are given, as the broker would answer them.
+"""
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import rocksdict
+from faust.stores.rocksdb import Store
+
+from streams import datadir
+from streams.app import app
+from streams.config import WorkerSettings
+from streams.datadir import Applied
+from streams.tables import asset_counts
+
+
+def write_offset(tables: Path, table: str, partition: int, offset: int | None) -> None:
+    """A table partition as Faust's RocksDB store leaves it: rows and a persisted offset."""
+    tables.mkdir(parents=True, exist_ok=True)
+    db = rocksdict.Rdict(
+        str(datadir.partition_path(tables, table, partition)),
+        options=rocksdict.Options(raw_mode=True),
+    )
+    db[b"row"] = b"{}"
+    if offset is not None:
+        db[Store.offset_key] = str(offset).encode()
+    db.close()
+
+
+def test_the_data_directory_is_created_with_its_parents(tmp_path: Path) -> None:
+    settings = WorkerSettings(data_dir=tmp_path / "fresh" / ".dev" / "streams")
+    datadir.create(settings)
+    datadir.create(settings)  # and again: it exists now
+    assert settings.data_dir.is_dir()
+
+
+def test_faust_names_a_partition_database_as_we_read_it(tmp_path: Path) -> None:
+    """Canary: the layout datadir reads is the one faust.stores.rocksdb.Store writes."""
+    store: Any = Store("rocksdb://", app, asset_counts)
+    assert store.partition_path(3) == datadir.partition_path(app.conf.tabledir, "asset_counts", 3)
+    assert Store.offset_key == b"__faust\0offset__"
+
+
+def test_persisted_offsets_are_read_from_the_files(tmp_path: Path) -> None:
+    write_offset(tmp_path, "asset_counts", 0, 41)
+    write_offset(tmp_path, "asset_counts", 3, None)  # no changelog record applied yet
+    names = [("asset_counts", "a-changelog"), ("user_status", "u-changelog")]
+    assert datadir.applied_offsets(tmp_path, names, 8) == [Applied("a-changelog", 0, 41)]
+
+
+@pytest.mark.parametrize(
+    ("offset", "end", "is_stale"),
+    [
+        (41, 42, False),  # the last record applied is the changelog's last one
+        (41, 100, False),
+        (42, 42, True),  # an offset the changelog does not have
+        (0, 0, True),  # an old single record, an empty new changelog (Faust misses it)
+        (500, 1, True),  # a new changelog with one record (Faust misses it)
+    ],
+)
+def test_a_partition_is_stale_when_applied_past_the_changelog_end(
+    offset: int, end: int, is_stale: bool
+) -> None:
+    applied = [Applied("a-changelog", 2, offset)]
+    assert datadir.stale(applied, {("a-changelog", 2): end}) == (applied if is_stale else [])
+
+
+def test_the_stale_message_says_what_is_wrong_and_what_to_delete(tmp_path: Path) -> None:
+    found = [Applied("a-changelog", 2, 500), Applied("b-changelog", 0, 7)]
+    message = datadir.stale_message(found, {("a-changelog", 2): 1}, tmp_path / "v1" / "tables")
+    assert "\n" not in message
+    assert "another Kafka cluster or from deleted topics" in message
+    assert "a-changelog partition 2 was applied up to offset 500" in message
+    assert "ends at offset 1 (2 table partitions like this)" in message
+    assert f"delete {tmp_path / 'v1' / 'tables'} and start the worker again" in message
+
+
+def test_the_cluster_id_is_kept_with_the_tables_and_named_when_it_changes(
+    tmp_path: Path,
+) -> None:
+    tables = tmp_path / "v1" / "tables"
+    assert datadir.remembered_cluster(tables) is None  # a fresh or an older data dir
+    datadir.remember_cluster(tables, "AAAA")
+    assert datadir.remembered_cluster(tables) == "AAAA"
+    message = datadir.other_cluster_message("AAAA", "BBBB", tables)
+    assert "\n" not in message
+    assert "written against cluster id AAAA, this broker is cluster id BBBB" in message
+    assert f"delete {tables} and start the worker again" in message

@@ -15,9 +15,19 @@ to find the partition, hence the worker, that holds an organization.
 import orjson
 from aiokafka.partitioner import murmur2
 
+# The kinds of assignment rows (streams.updates): the 4th part of their keys, so one
+# asset's clientUserIds sort before its serial numbers and a page lists both in order.
+CLIENT_USER, SERIAL = "clientUserId", "serialNumber"
+ASSIGNMENT_KINDS = (CLIENT_USER, SERIAL)
+
 
 def table_key(*parts: str) -> str:
     return orjson.dumps(parts).decode()
+
+
+def assignment_key(uid: str, adam_id: str, pricing: str, kind: str, holder: str) -> str:
+    """The row of one serial number or clientUserId holding one asset."""
+    return table_key(uid, adam_id, pricing, kind, holder)
 
 
 def key_prefix(*parts: str) -> str:

@@ -5,6 +5,17 @@ streams.store, to the partition of that event: the partition of its organization
 (raw-notifications is keyed by uId / tenantId), hence one organization's updates all
 land in one changelog partition. Every value holds the `offset` of the last source
 event applied to it: see streams.updates.
+
+Every row is bounded in size by construction: a value holds a fixed set of fields, each
+a number or a string that schemas bounds (an id, an email, an error message), never a
+list that grows with the organization. An organization of 100,000 devices is 100,000
+small rows, not one value that one day passes Kafka's record limit (max.message.bytes)
+and stops its changelog partition. The assignments are one row per (uId, adamId,
+pricingParam, serial number or clientUserId): `assignment_rows`, read a page at a time.
+
+Names. A layout change takes a new table name (hence a new changelog topic): the old
+`assignments` table, one list per asset, is not read by this version; its changelog
+`<app_id>-assignments-changelog` can be deleted after an upgrade (README, "Upgrading").
 """
 
 from typing import Any
@@ -37,9 +48,14 @@ seen_notifications = _table(
 asset_counts = _table(
     "asset_counts", "Asset count per (uId, adamId, pricingParam): the sum of countDelta."
 )
-assignments = _table(
-    "assignments",
-    "Serial numbers and clientUserIds assigned per (uId, adamId, pricingParam), last error.",
+assignment_rows = _table(
+    "assignment_rows",
+    "One row per (uId, adamId, pricingParam, serialNumber or clientUserId): assigned or "
+    "not since the last ASSET_MANAGEMENT success naming it.",
+)
+assignment_errors = _table(
+    "assignment_errors",
+    "The last ASSET_MANAGEMENT failure per (uId, adamId, pricingParam).",
 )
 user_status = _table("user_status", "Status, email, inviteCode, idHash per (uId, clientUserId).")
 last_tests = _table("last_tests", "Last TEST_NOTIFICATION per uId.")
@@ -51,7 +67,8 @@ TABLES: dict[str, Table] = {
     for table in (
         seen_notifications,
         asset_counts,
-        assignments,
+        assignment_rows,
+        assignment_errors,
         user_status,
         last_tests,
         tenant_urls,

@@ -8,8 +8,13 @@ source partition (the key starts with the organization), so offsets of one key o
 an event at or below the stored offset is skipped: replaying it is a no-op.
 
 `changes_for` lists (table, key, update); `update(old)` returns the new value, or None
-when the event is already applied. An event touching one key twice (three serial numbers
-of one asset) yields one update for that key, so the offset check cannot skip half of it.
+when the event is already applied. An event naming one key twice (a serial number listed
+twice) yields one update for that key, so the offset check cannot skip half of it.
+
+Every value is built from a bounded number of bounded fields (schemas bounds every
+string it models), never from a collection that grows with the organization: an
+ASSET_MANAGEMENT event of 100 serial numbers is 100 small rows, whatever the size of
+the organization (streams.tables).
 
 All or nothing. `writes_for` computes every new value of an event before the worker
 writes or forwards anything (streams.agents), and refuses the event (CannotApplyError)
@@ -29,7 +34,6 @@ from schemas.app import TenantRestUrlChangeNotification
 from schemas.apple import (
     AssetCountEnvelope,
     AssetManagementEnvelope,
-    Assignment,
     ManagedUser,
     TestEnvelope,
     UserAssociatedEnvelope,
@@ -37,7 +41,7 @@ from schemas.apple import (
 )
 from schemas.numbers import INT64_MAX, INT64_MIN
 from streams.errors import CannotApplyError
-from streams.keys import table_key
+from streams.keys import CLIENT_USER, SERIAL, assignment_key, table_key
 from streams.records import Notification
 
 Value = dict[str, Any]
@@ -82,40 +86,31 @@ def add_count(
     }
 
 
-def apply_assignments(
-    old: Value | None, env: AssetManagementEnvelope, held: list[Assignment], offset: int, at_ms: int
+def set_assigned(old: Value | None, assigned: bool, offset: int, at_ms: int) -> Value | None:
+    """One assignment row: held or not (a row is kept when removed, so that its offset
+    still guards it against an older event), and when that last changed."""
+    if applied(old, offset):
+        return None
+    return {"assigned": assigned, "at": at_ms, "offset": offset}
+
+
+def set_last_error(
+    old: Value | None, env: AssetManagementEnvelope, offset: int, at_ms: int
 ) -> Value | None:
     if applied(old, offset):
         return None
-    first = held[0]
-    new: Value = {
-        "uId": env.uId,
-        "adamId": first.adamId,
-        "pricingParam": first.pricingParam,
-        "serialNumbers": list(old["serialNumbers"]) if old else [],
-        "clientUserIds": list(old["clientUserIds"]) if old else [],
-        "lastError": old.get("lastError") if old else None,
+    n = env.notification
+    error = n.error
+    return {
+        "notificationId": env.notificationId,
+        "eventId": n.eventId,
+        "type": n.type,
+        "result": n.result,
+        "errorMessage": error.errorMessage if error else None,
+        "errorNumber": error.errorNumber if error else None,
+        "at": at_ms,
         "offset": offset,
     }
-    n = env.notification
-    if not n.succeeded:
-        error = n.error
-        new["lastError"] = {
-            "notificationId": env.notificationId,
-            "eventId": n.eventId,
-            "type": n.type,
-            "result": n.result,
-            "errorMessage": error.errorMessage if error else None,
-            "errorNumber": error.errorNumber if error else None,
-            "at": at_ms,
-        }
-    elif n.type == ADD or n.type in REMOVE:
-        serials = {a.serialNumber for a in held if a.serialNumber is not None}
-        users = {a.clientUserId for a in held if a.clientUserId is not None}
-        combine = set.union if n.type == ADD else set.difference
-        new["serialNumbers"] = sorted(combine(set(new["serialNumbers"]), serials))
-        new["clientUserIds"] = sorted(combine(set(new["clientUserIds"]), users))
-    return new
 
 
 def apply_user(
@@ -195,17 +190,29 @@ def changes_for(n: Notification, offset: int, at_ms: int) -> list[Change]:
 
 
 def _assignment_changes(env: AssetManagementEnvelope, offset: int, at_ms: int) -> list[Change]:
-    by_asset: dict[str, list[Assignment]] = {}
-    for a in env.notification.assignments:
-        by_asset.setdefault(table_key(env.uId, a.adamId, a.pricingParam), []).append(a)
-    return [
-        Change(
-            "assignments",
-            key,
-            partial(apply_assignments, env=env, held=held, offset=offset, at_ms=at_ms),
-        )
-        for key, held in by_asset.items()
-    ]
+    """A FAILURE is one row per asset (its last error); a SUCCESS of ASSOCIATE,
+    DISASSOCIATE or REVOKE one row per serial number or clientUserId it names, whatever
+    the size of the organization. Other types (none documented) change nothing."""
+    n = env.notification
+    if not n.succeeded:
+        assets = {(a.adamId, a.pricingParam) for a in n.assignments}
+        return [
+            Change(
+                "assignment_errors",
+                table_key(env.uId, adam_id, pricing),
+                partial(set_last_error, env=env, offset=offset, at_ms=at_ms),
+            )
+            for adam_id, pricing in sorted(assets)
+        ]
+    if n.type != ADD and n.type not in REMOVE:
+        return []
+    update = partial(set_assigned, assigned=n.type == ADD, offset=offset, at_ms=at_ms)
+    keys: dict[str, None] = {}  # one update per row: the offset check must not skip half
+    for a in n.assignments:
+        for kind, holder in ((SERIAL, a.serialNumber), (CLIENT_USER, a.clientUserId)):
+            if holder is not None:
+                keys[assignment_key(env.uId, a.adamId, a.pricingParam, kind, holder)] = None
+    return [Change("assignment_rows", key, update) for key in keys]
 
 
 def _user_changes(

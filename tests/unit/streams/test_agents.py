@@ -10,8 +10,8 @@ from faust.types import TP
 from schemas import headers as h
 from streams import agents, metrics, topics
 from streams.app import app
-from streams.keys import table_key
-from streams.tables import asset_counts, assignments, last_tests, tenant_urls, user_status
+from streams.keys import SERIAL, key_parts, key_prefix, table_key
+from streams.tables import asset_counts, assignment_rows, last_tests, tenant_urls, user_status
 from streams.topics import raw_notifications_topic
 from tests.unit.streams.conftest import (
     ACME_TENANT_ID,
@@ -63,8 +63,10 @@ async def test_examples_land_in_the_tables(send: Any) -> None:
         if "user_management" not in example:  # those three share one notificationId
             await send(example_bytes(example), key=key, source=source)
     assert table_value(asset_counts, table_key(ACME_UID, "408709785", "STDQ"))["count"] == -12
-    held = table_value(assignments, table_key(ACME_UID, "408709785", "STDQ"))
-    assert len(held["serialNumbers"]) == 3 and held["clientUserIds"] == []
+    prefix = key_prefix(ACME_UID, "408709785", "STDQ")
+    rows = assignment_rows.data.data.items()  # type: ignore[attr-defined]
+    held = [k for k, v in rows if k.startswith(prefix) and v["assigned"]]
+    assert len(held) == 3 and all(key_parts(k)[3] == SERIAL for k in held)
     assert table_value(user_status, table_key(ACME_UID, "client-100"))["status"] == "Associated"
     assert table_value(last_tests, table_key(ACME_UID))["notificationId"].startswith("792e327f")
     assert table_value(tenant_urls, table_key(ACME_TENANT_ID))["tenantRestUrl"] == (
@@ -288,7 +290,7 @@ async def test_outputs_and_table_updates_keep_the_partition_of_the_event(
     assert {r.partition for r in produced.records} == {6}
     assert {r.topic for r in produced.records} == {
         "notifications.asset-management",
-        "switchboard-assignments-changelog",
+        "switchboard-assignment_rows-changelog",
         "switchboard-seen_notifications-changelog",
     }
 

@@ -47,7 +47,7 @@ def test_every_table_opens_rocksdb_with_bounded_memory(tmp_path: Path) -> None:
         assert options.write_buffer_size == 8 * mib, table.name
         assert options.max_write_buffer_number == 2
         assert options.block_cache_size == 8 * mib  # Faust's default is 2 GiB per DB
-    assert TABLES["asset_counts"].options is not TABLES["assignments"].options
+    assert TABLES["asset_counts"].options is not TABLES["assignment_rows"].options
 
 
 def test_rocksdb_memory_is_configurable(monkeypatch: pytest.MonkeyPatch) -> None:

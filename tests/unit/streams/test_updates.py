@@ -8,7 +8,7 @@ import pytest
 from schemas.app import parse_app
 from schemas.apple import UserAssociatedEnvelope, parse_apple
 from streams.errors import CannotApplyError
-from streams.keys import table_key
+from streams.keys import CLIENT_USER, SERIAL, assignment_key, key_parts, key_prefix, table_key
 from streams.records import Notification
 from streams.updates import add_count, applied, apply_user, changes_for, writes_for
 from tests.unit.streams.conftest import ACME_UID, example_bytes
@@ -52,11 +52,19 @@ def test_asset_count_example_keys_by_uid_adam_id_and_pricing_param() -> None:
     assert tables["asset_counts"][key]["count"] == -12
 
 
+def holders(tables: dict[str, dict[str, Any]], adam: str, kind: str) -> list[str]:
+    """The holders of (ACME_UID, adam, STDQ) of one kind, as the rows say."""
+    prefix = key_prefix(ACME_UID, adam, "STDQ", kind)
+    rows = tables.get("assignment_rows", {})
+    return sorted(
+        key_parts(k)[4] for k, v in rows.items() if k.startswith(prefix) and v["assigned"]
+    )
+
+
 def test_associate_then_disassociate_then_revoke_examples() -> None:
     tables: dict[str, dict[str, Any]] = {}
     apply_all(apple(example_bytes("apple_asset_management_associate")), 1, tables)
-    key = table_key(ACME_UID, "408709785", "STDQ")
-    assert tables["assignments"][key]["serialNumbers"] == sorted(
+    assert holders(tables, "408709785", SERIAL) == sorted(
         [
             "97c42a74-c30e-4172-a65f-6e5a5ba3d477",
             "495622d3-76f1-4fd3-8647-3f0365159170",
@@ -69,22 +77,52 @@ def test_associate_then_disassociate_then_revoke_examples() -> None:
         {"adamId": "329103948", "pricingParam": "STDQ", "clientUserId": "client-100"},
     ]
     apply_all(apple(client), 2, tables)
-    assert tables["assignments"][key]["clientUserIds"] == ["client-100"]
+    assert holders(tables, "408709785", CLIENT_USER) == ["client-100"]
 
     apply_all(apple(example_bytes("apple_asset_management_disassociate")), 3, tables)
-    assert tables["assignments"][key]["clientUserIds"] == []
-    other = table_key(ACME_UID, "329103948", "STDQ")
-    assert tables["assignments"][other]["clientUserIds"] == ["client-100"]
+    assert holders(tables, "408709785", CLIENT_USER) == []
+    assert holders(tables, "329103948", CLIENT_USER) == ["client-100"]
 
     apply_all(apple(example_bytes("apple_asset_management_revoke")), 4, tables)
-    assert tables["assignments"][other]["clientUserIds"] == []
-    assert len(tables["assignments"][key]["serialNumbers"]) == 3  # serials untouched
+    assert holders(tables, "329103948", CLIENT_USER) == []
+    assert len(holders(tables, "408709785", SERIAL)) == 3  # serials untouched
 
 
-def test_one_update_per_asset_even_with_several_assignments_of_it() -> None:
-    changes = changes_for(apple(example_bytes("apple_asset_management_associate")), 7, AT)
-    assert [c.table for c in changes] == ["assignments"]
-    assert changes[0].update(None)["serialNumbers"].__len__() == 3  # type: ignore[index]
+def test_one_small_row_per_holder_whatever_the_organization_holds() -> None:
+    """The cost of an ASSOCIATE is its own holders' rows: no value grows with the asset."""
+    tables: dict[str, dict[str, Any]] = {}
+    for offset in range(50):
+        body = with_assignments("ASSOCIATE")
+        body["notification"]["assignments"] = [
+            {"adamId": "1", "pricingParam": "STDQ", "serialNumber": f"s-{offset}-{i}"}
+            for i in range(100)
+        ]
+        changes = changes_for(apple(body), offset, AT)
+        assert len(changes) == 100
+        assert {c.table for c in changes} == {"assignment_rows"}
+        for change in changes:
+            value = change.update(tables.get("assignment_rows", {}).get(change.key))
+            assert value == {"assigned": True, "at": AT, "offset": offset}
+            tables.setdefault("assignment_rows", {})[change.key] = value
+    assert len(holders(tables, "1", SERIAL)) == 5000
+
+
+def test_a_holder_listed_twice_is_one_update() -> None:
+    body = with_assignments("ASSOCIATE")
+    one = {"adamId": "1", "pricingParam": "STDQ", "serialNumber": "s1"}
+    body["notification"]["assignments"] = [one, dict(one)]
+    changes = changes_for(apple(body), 7, AT)
+    assert [c.key for c in changes] == [assignment_key(ACME_UID, "1", "STDQ", SERIAL, "s1")]
+
+
+def test_a_removed_holder_keeps_its_row_so_an_older_event_cannot_bring_it_back() -> None:
+    tables: dict[str, dict[str, Any]] = {}
+    apply_all(apple(example_bytes("apple_asset_management_associate")), 5, tables)
+    apply_all(apple(with_assignments("DISASSOCIATE")), 6, tables)
+    assert holders(tables, "408709785", SERIAL) == []
+    assert len(tables["assignment_rows"]) == 3  # held by no one, guarded by offset 6
+    apply_all(apple(example_bytes("apple_asset_management_associate")), 5, tables)  # replay
+    assert holders(tables, "408709785", SERIAL) == []
 
 
 def test_failure_is_kept_as_last_error_and_changes_no_holder() -> None:
@@ -94,9 +132,9 @@ def test_failure_is_kept_as_last_error_and_changes_no_holder() -> None:
         "DISASSOCIATE", "FAILURE", error={"errorMessage": "no such device", "errorNumber": 9610}
     )
     apply_all(apple(failed), 2, tables)
-    value = tables["assignments"][table_key(ACME_UID, "408709785", "STDQ")]
-    assert len(value["serialNumbers"]) == 3
-    assert value["lastError"] == {
+    assert len(holders(tables, "408709785", SERIAL)) == 3
+    value = tables["assignment_errors"][table_key(ACME_UID, "408709785", "STDQ")]
+    assert value == {
         "notificationId": "ba8bbb23-44c2-44f6-a928-eff6ba5ffac3",
         "eventId": "87cbc650-16cc-4f9e-a833-e622f377a9f7",
         "type": "DISASSOCIATE",
@@ -104,16 +142,14 @@ def test_failure_is_kept_as_last_error_and_changes_no_holder() -> None:
         "errorMessage": "no such device",
         "errorNumber": 9610,
         "at": AT + 2,
+        "offset": 2,
     }
     apply_all(apple(with_assignments("ASSOCIATE")), 3, tables)  # a success keeps it
-    assert value["lastError"]["errorNumber"] == 9610
+    assert tables["assignment_errors"][table_key(ACME_UID, "408709785", "STDQ")] == value
 
 
-def test_unknown_assignment_type_changes_nothing_but_the_offset() -> None:
-    tables: dict[str, dict[str, Any]] = {}
-    apply_all(apple(with_assignments("TRANSFER")), 1, tables)
-    value = tables["assignments"][table_key(ACME_UID, "408709785", "STDQ")]
-    assert value["serialNumbers"] == [] and value["offset"] == 1
+def test_unknown_assignment_type_changes_nothing() -> None:
+    assert changes_for(apple(with_assignments("TRANSFER")), 1, AT) == []
 
 
 @pytest.mark.parametrize(

@@ -15,8 +15,15 @@ from faust.web import View
 
 from streams import store, views
 from streams.app import app, settings
-from streams.keys import partition_for, table_key
-from streams.tables import asset_counts, assignments, last_tests, tenant_urls, user_status
+from streams.keys import CLIENT_USER, SERIAL, assignment_key, partition_for, table_key
+from streams.tables import (
+    asset_counts,
+    assignment_errors,
+    assignment_rows,
+    last_tests,
+    tenant_urls,
+    user_status,
+)
 from tests.unit.streams.conftest import ACME_TENANT_ID, ACME_UID, GLOBEX_UID, Recorder
 
 ACME = {"Authorization": "Bearer acme-token"}
@@ -140,34 +147,95 @@ async def test_unknown_keys_are_404() -> None:
     assert status == 404
 
 
+def assign(kind: str, *holders: str, assigned: bool = True, adam: str = "408709785") -> None:
+    for holder in holders:
+        key = assignment_key(ACME_UID, adam, "STDQ", kind, holder)
+        put(assignment_rows, ACME_UID, key, {"assigned": assigned, "at": 1})
+
+
+async def assignments_of(query: str = "") -> tuple[int, Any]:
+    return await call(
+        views.Assignments, f"/?adamId=408709785&pricingParam=STDQ{query}", uId=ACME_UID
+    )
+
+
 async def test_assignments_of_an_asset() -> None:
-    put(
-        assignments,
-        ACME_UID,
-        table_key(ACME_UID, "408709785", "STDQ"),
-        {
-            "uId": ACME_UID,
-            "adamId": "408709785",
-            "pricingParam": "STDQ",
-            "serialNumbers": ["s1"],
-            "clientUserIds": ["client-100"],
-            "lastError": None,
-        },
-    )
-    status, body = await call(
-        views.Assignments, "/?adamId=408709785&pricingParam=STDQ", uId=ACME_UID
-    )
+    assign(SERIAL, "s1", "s2")
+    assign(SERIAL, "s0", assigned=False)  # held once, not now
+    assign(CLIENT_USER, "client-100")
+    assign(SERIAL, "other-asset", adam="1")
+    status, body = await assignments_of()
     assert status == 200
     assert body == {
         "uId": ACME_UID,
         "adamId": "408709785",
         "pricingParam": "STDQ",
-        "serialNumbers": ["s1"],
+        "serialNumbers": ["s1", "s2"],
         "clientUserIds": ["client-100"],
         "lastError": None,
+        "next": None,
     }
     status, _ = await call(views.Assignments, "/?adamId=408709785", uId=ACME_UID)
     assert status == 400
+
+
+async def test_an_asset_held_by_no_one_now_is_an_empty_page_with_its_last_error() -> None:
+    assign(SERIAL, "s0", assigned=False)
+    error = {
+        "notificationId": "n",
+        "eventId": "e",
+        "type": "ASSOCIATE",
+        "result": "FAILURE",
+        "errorMessage": "no licenses",
+        "errorNumber": 9632,
+        "at": 5,
+    }
+    put(assignment_errors, ACME_UID, table_key(ACME_UID, "408709785", "STDQ"), error)
+    status, body = await assignments_of()
+    assert status == 200
+    assert (body["serialNumbers"], body["clientUserIds"]) == ([], [])
+    assert body["lastError"] == error  # without the table's offset
+
+
+async def test_assignment_pages_list_every_holder_once_in_order() -> None:
+    assign(CLIENT_USER, *(f"c{i:02d}" for i in range(5)))
+    assign(SERIAL, *(f"s{i:02d}" for i in range(8)))
+    seen: list[str] = []
+    after = ""
+    for _ in range(5):
+        status, page = await assignments_of(f"&limit=3{after}")
+        assert status == 200
+        seen += page["clientUserIds"] + page["serialNumbers"]
+        if page["next"] is None:
+            break
+        after = f"&after={page['next']}"
+    assert seen == [f"c{i:02d}" for i in range(5)] + [f"s{i:02d}" for i in range(8)]
+
+
+async def test_assignment_pages_are_stable_under_inserts_and_removals() -> None:
+    assign(SERIAL, *(f"s{i:02d}" for i in range(0, 20, 2)))  # s00, s02, ... s18
+    _, first = await assignments_of("&limit=4")
+    assert first["serialNumbers"] == ["s00", "s02", "s04", "s06"]
+    assign(SERIAL, "s01", "s09", "s19")  # one behind the cursor, two ahead
+    assign(SERIAL, "s08", assigned=False)  # removed ahead of the cursor
+    _, rest = await assignments_of(f"&limit=100&after={first['next']}")
+    assert rest["serialNumbers"] == ["s09", "s10", "s12", "s14", "s16", "s18", "s19"]
+    assert rest["next"] is None
+
+
+@pytest.mark.parametrize("query", ["&limit=many", "&after=%%%", "&after=WyJ4IiwieSJd"])
+async def test_a_bad_limit_or_cursor_is_400(query: str) -> None:
+    assign(SERIAL, "s1")
+    status, body = await assignments_of(query)
+    assert status == 400 and "error" in body
+
+
+async def test_assignment_page_size_is_capped() -> None:
+    assign(SERIAL, *(f"s{i:05d}" for i in range(10_001)))
+    _, page = await assignments_of("&limit=20000")
+    assert len(page["serialNumbers"]) == 10_000 and page["next"] is not None
+    _, page = await assignments_of()
+    assert len(page["serialNumbers"]) == 1_000
 
 
 def users(n: int) -> None:

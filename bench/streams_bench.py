@@ -10,6 +10,11 @@
    probe organization and polls GET /v1/orgs/<probe>/last-test until it shows that id.
    The clock starts when the broker acknowledged the record (acks=all), as the gateway's
    202 would, and stops when the query answers it: produce-to-raw-topic -> visible.
+3. A large organization (--large, default on): one uId receives 1,000 ASSET_MANAGEMENT
+   ASSOCIATEs of 100 serial numbers each for one asset (100,000 assignments). The worker's
+   CPU per event is measured on the first 10 (the organization holds up to 1,000
+   assignments) and on the last 10 (99,000 to 100,000): equal if the cost of an event does
+   not grow with the organization. Also events/s over all 1,000 and the worker's peak RSS.
 """
 
 from __future__ import annotations
@@ -164,6 +169,75 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def cpu_ns(pid: int, thread: int | None = None) -> int:
+    """CPU time in ns of a process's threads, or of one (schedstat: finer than ticks)."""
+    tasks = [Path(f"/proc/{pid}/task/{thread}")] if thread else Path(f"/proc/{pid}/task").iterdir()
+    return sum(int((task / "schedstat").read_text().split()[0]) for task in tasks)
+
+
+def peak_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
+
+
+LARGE_UID, LARGE_NOTIFICATIONS, LARGE_WINDOW = "2049025999999999", 1000, 20
+
+
+def large_organization(rng: random.Random) -> list[tuple[str, str, bytes]]:
+    items = []
+    for _ in range(LARGE_NOTIFICATIONS):
+        serials = [str(uuid.UUID(int=rng.getrandbits(128))) for _ in range(100)]
+        body = {
+            "notification": {
+                "assignments": [
+                    {"adamId": "1", "pricingParam": "STDQ", "serialNumber": s} for s in serials
+                ],
+                "eventId": str(uuid.uuid4()),
+                "result": "SUCCESS",
+                "type": "ASSOCIATE",
+            },
+            "notificationId": str(uuid.uuid4()),
+            "notificationType": "ASSET_MANAGEMENT",
+            "uId": LARGE_UID,
+        }
+        items.append((LARGE_UID, "apple", json.dumps(body).encode()))
+    return items
+
+
+def measure_large_organization(
+    bootstrap: str, topic: str, url: str, pid: int, done: int
+) -> dict[str, float]:
+    """Produce the large organization's notifications in three steps, timing each."""
+    items = large_organization(random.Random(13))
+    steps = {
+        "first": items[:LARGE_WINDOW],
+        "bulk": items[LARGE_WINDOW:-LARGE_WINDOW],
+        "last": items[-LARGE_WINDOW:],
+    }
+    result: dict[str, float] = {}
+    wall_s = 0.0
+    for name, step in steps.items():
+        cpu, loop_cpu, started = cpu_ns(pid), cpu_ns(pid, pid), time.monotonic()
+        asyncio.run(produce_backlog(bootstrap, topic, step))
+        done += len(step)
+        wait_processed(url, done)
+        wall_s += time.monotonic() - started
+        result[f"cpu_us_per_event_{name}"] = round((cpu_ns(pid) - cpu) / len(step) / 1000)
+        result[f"loop_us_{name}"] = round((cpu_ns(pid, pid) - loop_cpu) / len(step) / 1000)
+    held = LARGE_NOTIFICATIONS * 100
+    return {
+        "assignments": held,
+        "events_per_s": round(len(items) / wall_s),
+        "cpu_us_per_event_at_1000": result["cpu_us_per_event_first"],
+        "cpu_us_per_event_at_100000": result["cpu_us_per_event_last"],
+        "loop_thread_us_per_event_at_1000": result["loop_us_first"],
+        "loop_thread_us_per_event_at_100000": result["loop_us_last"],
+        "peak_rss_mib": peak_rss_mib(pid),
+    }
+
+
 def measure_throughput(url: str, expected: int, ready_at: float, pid: int) -> dict[str, float]:
     marks: dict[float, float] = {}
     cpu_start = cpu_seconds(pid)
@@ -278,9 +352,10 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--rates", default="5000", help="Comma-separated latency-phase rates.")
     parser.add_argument("--duration", type=float, default=20.0)
+    parser.add_argument("--large", action=argparse.BooleanOptionalAction, default=True)
     args = parser.parse_args()
     bootstrap = os.environ.get("SWITCHBOARD_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
-    uids = [str(2049025000000000 + i) for i in range(1000)] + [PROBE_UID]
+    uids = [str(2049025000000000 + i) for i in range(1000)] + [PROBE_UID, LARGE_UID]
     group = WorkerGroup(
         bootstrap,
         Path(tempfile.mkdtemp(prefix="streams-bench-")),
@@ -305,6 +380,10 @@ def main() -> None:
             wait_processed(worker.url, expected)  # drain any backlog before the next rate
             phases.append(phase)
         result["latency"] = phases
+        if args.large:
+            result["large_organization"] = measure_large_organization(
+                bootstrap, topic, worker.url, pid, processed(worker.url)
+            )
         print(json.dumps(result, indent=2))
     finally:
         group.stop()

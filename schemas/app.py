@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.apple import NonEmptyStr
-from schemas.numbers import Int64
+from schemas.bounds import Int64, NonEmptyText
 from schemas.strictjson import load_json
 
 
@@ -25,7 +25,7 @@ class AppNotificationData(AppModel):
 
 
 class TenantRestUrlChangeData(AppNotificationData):
-    tenantRestUrl: NonEmptyStr
+    tenantRestUrl: NonEmptyText
     productUuid: NonEmptyStr
 
 

@@ -7,7 +7,8 @@ and keep `notification` as a plain object. Fields a sender adds are kept (extra=
 
 Models are strict: "countDelta": "12" is a type error, not 12, because a sender that sends
 the wrong type is broken and should hear about it rather than have us guess. Integers
-are bounded to signed 64 bits (schemas.numbers): a larger countDelta is refused too.
+are bounded to signed 64 bits and strings in length (schemas.bounds): a larger countDelta
+or a 100 KB serialNumber is refused too.
 
 Enumerated strings (`type`, `result`) are plain `str`: the documented values are listed
 below and in the JSON Schema `examples`, but a value Apple adds later is accepted, not
@@ -15,14 +16,14 @@ refused. A consumer must therefore handle values it does not know; `succeeded` i
 only for "SUCCESS".
 """
 
-from typing import Annotated, Any, ClassVar, Final, Literal
+from typing import Any, ClassVar, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from schemas.numbers import Int64
+from schemas.bounds import Id, Int64, OptionalId, Text
 from schemas.strictjson import load_json
 
-NonEmptyStr = Annotated[str, StringConstraints(min_length=1)]
+NonEmptyStr = Id  # every identifier: non-empty, bounded (schemas.bounds)
 
 SUCCESS: Final = "SUCCESS"
 FAILURE: Final = "FAILURE"
@@ -37,8 +38,8 @@ class AppleModel(BaseModel):
 class NotificationError(AppleModel):
     """The `error` object of a notification whose result is FAILURE."""
 
-    errorMessage: str | None = None
-    errorNumber: Int64 | str | None = None
+    errorMessage: Text | None = None
+    errorNumber: Int64 | OptionalId | None = None
 
 
 class ResultMixin(AppleModel):
@@ -48,7 +49,7 @@ class ResultMixin(AppleModel):
     failure as a success. `eventId` is the id the request returned, when Apple sends one.
     """
 
-    eventId: str | None = None
+    eventId: OptionalId | None = None
     result: NonEmptyStr = Field(
         description="SUCCESS or FAILURE; other values are accepted and are not a success.",
         examples=[SUCCESS, FAILURE],
@@ -100,10 +101,12 @@ class AssetManagementNotification(ResultMixin):
 
 class ManagedUser(AppleModel):
     clientUserId: NonEmptyStr
-    email: str | None = None
-    inviteCode: str | None = None
-    idHash: str | None = None
-    status: str | None = Field(default=None, examples=["Registered", "Associated", "Retired"])
+    email: Text | None = None
+    inviteCode: OptionalId | None = None
+    idHash: OptionalId | None = None
+    status: OptionalId | None = Field(
+        default=None, examples=["Registered", "Associated", "Retired"]
+    )
 
 
 class UserManagementNotification(ResultMixin):

@@ -18,6 +18,10 @@ REQUEST_ID: Final = "request-id"
 SOURCE_OFFSET: Final = "source-offset"
 DEAD_LETTER_REASON: Final = "dead-letter-reason"
 DEAD_LETTER_SOURCE: Final = "dead-letter-source"  # "topic/partition/offset" of the bad record
+# On a dead letter whose original value (and headers) would not fit the topic: their size
+# in bytes. The record is then only the reason and the source position: read the original
+# from raw-notifications there.
+DEAD_LETTER_OMITTED: Final = "dead-letter-omitted-bytes"
 CONFLICT_FIRST_SHA256: Final = "conflict-first-sha256"
 
 SOURCE_APPLE: Final = "apple"

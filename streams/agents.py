@@ -21,6 +21,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
 import faust
@@ -32,13 +33,14 @@ from schemas.topics import CONFLICTS, DEAD_LETTER, topic_for
 from streams import metrics, store
 from streams.app import app, settings
 from streams.dedupe import Deduper, Sighting, Verdict
-from streams.errors import CannotApplyError, RecordError
+from streams.errors import CannotApplyError, RecordError, TooLargeForTopicError
 from streams.records import Incoming, Notification, decode, identify, incoming
 from streams.tables import TABLES, seen_notifications
 from streams.topics import publish, raw_notifications_topic, watermarks
 from streams.updates import Read, Write, writes_for
 
 log = logging.getLogger(__name__)
+MAX_KEPT_KEY_BYTES = 1024  # a dead letter without its body keeps a key up to this size
 deduper = Deduper(seen_notifications, settings.dedupe_window_s)
 
 
@@ -88,9 +90,13 @@ def process(
         metrics.duplicates.labels(label).inc()
     elif verdict is Verdict.CONFLICT:
         assert first is not None
-        publish(CONFLICTS, record, conflict_headers(record, first))
-        metrics.conflicts.labels(label).inc()
-        log.warning("conflict", extra={"fields": _fields(n, record, first=first.sha256)})
+        try:
+            publish(CONFLICTS, record, conflict_headers(record, first))
+            metrics.conflicts.labels(label).inc()
+            log.warning("conflict", extra={"fields": _fields(n, record, first=first.sha256)})
+        except TooLargeForTopicError as exc:  # cannot be shown as a conflict
+            dead_letter(record, exc.reason, exc.kind)
+            outcome = None
     elif settle(n, record, refused):
         (metrics.events if verdict is Verdict.NEW else metrics.replays).labels(label).inc()
         metrics.lag.observe(max(time.time() - record.received_at_ms / 1000, 0))
@@ -104,13 +110,16 @@ def settle(n: Notification, record: Incoming, refused: RecordError | None) -> bo
     """Forward and apply a first-seen record, or dead-letter it (False). Either way it is
     remembered: a resend is then a DUPLICATE, and ends as this record did."""
     writes: list[Write] = []
+    forwarded = False
     if refused is None:
         try:
             writes = writes_for(n, record.offset, record.received_at_ms, _reader(record))
-        except CannotApplyError as exc:
+            # The first output: refused (too large) before anything of the record is queued.
+            forwarded = publish(topic_for(n.type), record, record.headers)
+        except (CannotApplyError, TooLargeForTopicError) as exc:
             refused = exc
     if refused is None:
-        if not publish(topic_for(n.type), record, record.headers):
+        if not forwarded:
             metrics.not_forwarded.labels(metrics.type_label(n.type)).inc()
         for write in writes:
             store.put(TABLES[write.table], record.partition, write.key, write.value)
@@ -125,7 +134,11 @@ def _reader(record: Incoming) -> Read:
 
 
 def dead_letter(record: Incoming, reason: str, kind: str) -> bool:
-    """Queue `record` for the dead-letter topic; False if the producer refused it."""
+    """Queue `record` for the dead-letter topic; False if the producer refused it.
+
+    A record too large for it goes as its key (the organization, unless that is what is
+    large), reason and source position alone, with the size of what was left out: the
+    original stays in raw-notifications."""
     headers = [
         *record.headers,
         (h.DEAD_LETTER_REASON, reason[:500].encode()),
@@ -133,7 +146,19 @@ def dead_letter(record: Incoming, reason: str, kind: str) -> bool:
     ]
     log.warning("dead letter", extra={"fields": {"position": record.position, "reason": reason}})
     try:
-        sent = publish(DEAD_LETTER, record, headers)
+        try:
+            sent = publish(DEAD_LETTER, record, headers)
+        except TooLargeForTopicError:
+            omitted = (
+                len(record.value)
+                + len(record.key or b"")
+                + sum(len(k) + len(v) for k, v in record.headers)
+            )
+            sent = publish(
+                DEAD_LETTER,
+                replace(record, key=_small_key(record.key), value=b"", headers=()),
+                [*headers[-2:], (h.DEAD_LETTER_OMITTED, str(omitted).encode())],
+            )
     except Exception:
         # Nothing else can take the record; it stays in raw-notifications until retention.
         metrics.dead_letter_failures.inc()
@@ -142,6 +167,10 @@ def dead_letter(record: Incoming, reason: str, kind: str) -> bool:
     if sent:
         metrics.dead_letters.labels(kind).inc()
     return True
+
+
+def _small_key(key: bytes | None) -> bytes | None:
+    return key if key is not None and len(key) <= MAX_KEPT_KEY_BYTES else None
 
 
 def conflict_headers(record: Incoming, first: Sighting) -> list[tuple[str, bytes]]:

@@ -40,6 +40,10 @@ class WorkerSettings(BaseSettings):
     # 1.26 GiB. Bounded here: each DB holds at most 2 memtables plus its block cache.
     rocksdb_write_buffer_mib: int = Field(default=8, ge=1, le=1024)
     rocksdb_block_cache_mib: int = Field(default=8, ge=1, le=4096)
+    # The max.message.bytes of the topics the worker writes (Kafka's default). An output
+    # record that would pass it is dead-lettered before it is queued: a batch the broker
+    # refuses would stop the worker, and every restart would meet the same record again.
+    kafka_max_message_bytes: int = Field(default=1_048_588, ge=64 * 1024)
     log_level: str = "info"
 
     def rocksdb_options(self) -> dict[str, int]:

@@ -5,7 +5,8 @@
     │   ├── UnknownSourceError     no `source` header, or not "apple" / "app"
     │   ├── InvalidBodyError       the body is not a valid notification of its source
     │   ├── KeyMismatchError       the record key is not the organization of the body
-    │   └── CannotApplyError       valid, but a table value it leads to cannot be stored
+    │   ├── CannotApplyError       valid, but a table value it leads to cannot be stored
+    │   └── TooLargeForTopicError  its output record would pass the topic's max.message.bytes
     ├── TopicSetupError        the worker could not create or check its topics
     └── StaleTablesError       the data directory holds tables its changelogs do not
 
@@ -52,6 +53,13 @@ class CannotApplyError(RecordError):
     """E.g. an asset count that would leave signed 64 bits: decided before any output."""
 
     kind = "cannot-apply"
+
+
+class TooLargeForTopicError(RecordError):
+    """Kafka would refuse the output record; found before it is queued, so nothing of the
+    record is written and the partition goes on (a refused batch would stop the worker)."""
+
+    kind = "too-large"
 
 
 class TopicSetupError(StreamsError):

@@ -7,9 +7,12 @@ with the schemas models, there is no second encoding to keep in sync.
 
 from collections.abc import Sequence
 
+from aiokafka.record.default_records import DefaultRecordBatchBuilder
+
 from schemas import headers as h
 from schemas import topics as names
 from streams.app import app, settings
+from streams.errors import TooLargeForTopicError
 from streams.records import Incoming
 from streams.watermarks import KafkaTails, Watermarks
 
@@ -45,6 +48,7 @@ watermarks = Watermarks(
 def publish(topic: str, record: Incoming, headers: Headers) -> bool:
     """Queue `record` for `topic` (a schemas.topics name, without prefix), with `headers`
     and its source offset; False, and nothing queued, when `topic` already holds it.
+    TooLargeForTopicError, and nothing queued, when Kafka would refuse it.
 
     The partition is the source record's: the per-type topics are co-partitioned with
     raw-notifications (same count, same key), so this is the partition the key hashes
@@ -58,6 +62,12 @@ def publish(topic: str, record: Incoming, headers: Headers) -> bool:
         *((name, value) for name, value in headers if name != h.SOURCE_OFFSET),
         (h.SOURCE_OFFSET, str(record.offset).encode()),
     ]
+    size = DefaultRecordBatchBuilder.estimate_size_in_bytes(record.key, record.value, tagged)
+    if size > settings.kafka_max_message_bytes:
+        raise TooLargeForTopicError(
+            f"{size} bytes for {topic}, whose records may have "
+            f"{settings.kafka_max_message_bytes} (max.message.bytes)"
+        )
     app.batching_producer.append(
         settings.topic(topic), record.partition, record.key, record.value, tagged
     )

@@ -20,7 +20,8 @@ All or nothing. `writes_for` computes every new value of an event before the wor
 writes or forwards anything (streams.agents), and refuses the event (CannotApplyError)
 when one of them cannot be stored: an asset count beyond signed 64 bits (each countDelta
 is bounded, their sum is not), or any value the table encoding (orjson, streams.store)
-refuses. The event is then dead-lettered instead, and was never half applied.
+refuses, or a row over MAX_ROW_BYTES. The event is then dead-lettered instead, and was
+never half applied.
 """
 
 from collections.abc import Callable
@@ -39,7 +40,7 @@ from schemas.apple import (
     UserAssociatedEnvelope,
     UserManagementEnvelope,
 )
-from schemas.numbers import INT64_MAX, INT64_MIN
+from schemas.bounds import INT64_MAX, INT64_MIN
 from streams.errors import CannotApplyError
 from streams.keys import CLIENT_USER, SERIAL, assignment_key, table_key
 from streams.records import Notification
@@ -49,6 +50,9 @@ Update = Callable[[Value | None], Value | None]
 Read = Callable[[str, str], Value | None]  # (table, key) -> the value stored now
 
 ADD, REMOVE = "ASSOCIATE", ("DISASSOCIATE", "REVOKE")
+# Far above any row the bounded schemas allow (a few KiB), far below Kafka's 1 MB record
+# limit on the changelog: a row past it is a bug upstream, refused before any output.
+MAX_ROW_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,9 +152,14 @@ def writes_for(n: Notification, offset: int, at_ms: int, read: Read) -> list[Wri
         if new is None:
             continue
         try:
-            orjson.dumps(new)  # what streams.store.put will do, after the forward
+            encoded = orjson.dumps(new)  # what streams.store.put will do, after the forward
         except orjson.JSONEncodeError as exc:
             raise CannotApplyError(f"{change.table} {change.key}: {exc}") from None
+        if len(encoded) + len(change.key) > MAX_ROW_BYTES:
+            raise CannotApplyError(
+                f"{change.table}: a row of {len(encoded) + len(change.key)} bytes "
+                f"(at most {MAX_ROW_BYTES})"
+            )
         writes.append(Write(change.table, change.key, new))
     return writes
 

@@ -130,7 +130,13 @@ def test_every_assignment_of_a_large_organization_is_listed_once(group: WorkerGr
     associates, disassociate, held = workload(seed=1)
     raw = group.topic("raw-notifications")
     asyncio.run(produce(group.bootstrap, raw, associates + disassociate))
-    asyncio.run(produce(group.bootstrap, raw, [(NEIGHBOUR.encode(), neighbour_count(), gateway_headers("apple"))]))
+    asyncio.run(
+        produce(
+            group.bootstrap,
+            raw,
+            [(NEIGHBOUR.encode(), neighbour_count(), gateway_headers("apple"))],
+        )
+    )
     # The neighbour waits only for what was ahead of it in its partition, never crashes.
     neighbour_seen_within(group.workers[0].url, limit_s=60)
     asyncio.run(wait_caught_up(group.bootstrap, group.name, raw))

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
 from streams.keys import partition_for
 from tests.integration.streams_fixtures import (
@@ -35,7 +36,7 @@ def group(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
     workers = WorkerGroup(
         kafka_bootstrap,
         Path(tmp_path_factory.mktemp("streams-refusals")),
-        uids=[*BEYOND_UIDS.values(), OVERFLOW_UID],
+        uids=[*BEYOND_UIDS.values(), OVERFLOW_UID, TOO_LARGE_UID, LONG_EMAIL_UID],
     )
     try:
         workers.start(1)
@@ -111,3 +112,62 @@ def test_an_asset_count_that_would_leave_64_bits_is_dead_lettered_not_forwarded(
     assert [r.value for r in forwarded] == [top, back]
     [row] = counts(group, OVERFLOW_UID)
     assert row["count"] == INT64_MAX - 1
+
+
+TOO_LARGE_UID, LONG_EMAIL_UID = "5000000000000004", "5000000000000005"
+BROKER_MAX_MESSAGE_BYTES, PRODUCER_MAX_REQUEST_BYTES = 1_048_588, 1_048_576
+
+
+def as_large_as_raw_allows(uid: str, headers: list[tuple[str, bytes]]) -> bytes:
+    """An ASSET_COUNT that raw-notifications takes (aiokafka's own limit included) but
+    whose forward, one header more, passes the broker's max.message.bytes."""
+    body = json.loads(asset_count(uid, "n-large", 1))
+    body["notification"]["comment"] = ""
+    base = len(json.dumps(body).encode())
+    for padding in range(PRODUCER_MAX_REQUEST_BYTES - base - 1000, PRODUCER_MAX_REQUEST_BYTES):
+        body["notification"]["comment"] = "x" * padding
+        value = json.dumps(body).encode()
+        size = DefaultRecordBatchBuilder.estimate_size_in_bytes(uid.encode(), value, headers)
+        if size == PRODUCER_MAX_REQUEST_BYTES:
+            return value
+    raise AssertionError("no padding gives the size wanted")
+
+
+def test_a_record_too_large_to_forward_is_dead_lettered_and_the_partition_goes_on(
+    group: WorkerGroup,
+) -> None:
+    uid = TOO_LARGE_UID
+    headers = gateway_headers("apple")
+    large, good = as_large_as_raw_allows(uid, headers), asset_count(uid, "n-after", 3)
+    assert len(large) > BROKER_MAX_MESSAGE_BYTES - 300  # as large as Kafka takes
+    raw = [(uid.encode(), large, headers), (uid.encode(), good, gateway_headers("apple"))]
+    sent = asyncio.run(produce(group.bootstrap, group.topic("raw-notifications"), raw))
+    asyncio.run(wait_caught_up(group.bootstrap, group.name, group.topic("raw-notifications")))
+
+    [dead] = on_topic(group, "notifications.dead-letter", uid)
+    fields = dict(dead.headers)
+    assert fields["dead-letter-reason"].startswith(b"too-large: ")
+    assert fields["dead-letter-source"].endswith(f"/{sent[0].partition}/{sent[0].offset}".encode())
+    assert int(fields["dead-letter-omitted-bytes"]) > len(large)
+    assert dead.value in (b"", None)
+    assert [r.value for r in on_topic(group, "notifications.asset-count", uid)] == [good]
+    assert counts(group, uid) == [{"adamId": "408709785", "pricingParam": "STDQ", "count": 3}]
+
+
+def test_a_string_no_table_row_should_hold_is_refused_and_the_partition_goes_on(
+    group: WorkerGroup,
+) -> None:
+    uid = LONG_EMAIL_UID
+    body = json.loads(example_bytes("apple_user_management_create"))
+    body.update(uId=uid, notificationId="n-long")
+    body["notification"]["users"][0]["email"] = "a" * 500_000 + "@example.com"
+    long_email = json.dumps(body).encode()
+    good = asset_count(uid, "n-fine", 2)
+    run_through(group, [(uid, long_email), (uid, good)])
+    [dead] = on_topic(group, "notifications.dead-letter", uid)
+    reason = dict(dead.headers)["dead-letter-reason"]
+    assert reason.startswith(b"invalid-body: notification.users.0.email: ")
+    assert on_topic(group, "notifications.user-management", uid) == []
+    status, _ = query(f"{group.workers[0].url}/v1/orgs/{uid}/users/client-100")
+    assert status == 404
+    assert counts(group, uid) == [{"adamId": "408709785", "pricingParam": "STDQ", "count": 2}]

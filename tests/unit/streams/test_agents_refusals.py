@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from schemas import headers as h
-from schemas.numbers import INT64_MAX, INT64_MIN
+from schemas.bounds import INT64_MAX, INT64_MIN
 from streams import agents, metrics, updates
 from streams.keys import table_key
 from streams.tables import asset_counts, seen_notifications, user_status

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ValidationError
 from schemas import app, apple
 from schemas.app import AppTokenClaims
 from schemas.apple import parse_apple
-from schemas.numbers import INT64_MAX, INT64_MIN
+from schemas.bounds import INT64_MAX, INT64_MIN
 from tests.examples import example
 
 OUT_OF_RANGE = [2**63, -(2**63) - 1, -(2**64), 10**30, -(10**30)]
@@ -40,7 +40,7 @@ def integer_schemas(schema: Any, path: str = "") -> Iterator[tuple[str, dict[str
 
 
 def test_every_integer_in_every_model_schema_is_bounded() -> None:
-    """A field added later as a plain `int` fails here: it must be schemas.numbers.Int64."""
+    """A field added later as a plain `int` fails here: it must be schemas.bounds.Int64."""
     integers = {
         f"{model.__name__}{path}": (schema.get("minimum"), schema.get("maximum"))
         for model in models()

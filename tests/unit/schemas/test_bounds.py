@@ -1,4 +1,4 @@
-"""Every integer of the notification models is bounded to signed 64 bits."""
+"""Every integer of the notification models is bounded to signed 64 bits, every string in length."""
 
 import inspect
 import json
@@ -11,7 +11,7 @@ from pydantic import BaseModel, ValidationError
 from schemas import app, apple
 from schemas.app import AppTokenClaims
 from schemas.apple import parse_apple
-from schemas.bounds import INT64_MAX, INT64_MIN
+from schemas.bounds import ID_MAX_CHARS, INT64_MAX, INT64_MIN, TEXT_MAX_CHARS
 from tests.examples import example
 
 OUT_OF_RANGE = [2**63, -(2**63) - 1, -(2**64), 10**30, -(10**30)]
@@ -28,15 +28,19 @@ def models() -> list[type[BaseModel]]:
     return found
 
 
-def integer_schemas(schema: Any, path: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
+def typed_schemas(schema: Any, kind: str, path: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
     if isinstance(schema, dict):
-        if schema.get("type") == "integer":
+        if schema.get("type") == kind:
             yield path, schema
         for key, value in schema.items():
-            yield from integer_schemas(value, f"{path}/{key}")
+            yield from typed_schemas(value, kind, f"{path}/{key}")
     elif isinstance(schema, list):
         for index, value in enumerate(schema):
-            yield from integer_schemas(value, f"{path}/{index}")
+            yield from typed_schemas(value, kind, f"{path}/{index}")
+
+
+def integer_schemas(schema: Any) -> Iterator[tuple[str, dict[str, Any]]]:
+    return typed_schemas(schema, "integer")
 
 
 def test_every_integer_in_every_model_schema_is_bounded() -> None:
@@ -99,3 +103,39 @@ def test_token_times_beyond_64_bits_are_refused(claim: str) -> None:
     claims = example("app_jwt_payload")
     claims[claim] = 10**400
     assert error_locs(AppTokenClaims.model_validate_json, json.dumps(claims)) == [(claim,)]
+
+
+def test_every_string_in_every_notification_model_is_bounded() -> None:
+    """A string a model names may end up in a table row: bounded, so every row is."""
+    strings = {
+        f"{model.__name__}{path}": schema.get("maxLength")
+        for model in models()
+        if model is not AppTokenClaims and not model.__name__.endswith("Claims")
+        for path, schema in typed_schemas(model.model_json_schema(), "string")
+        # a Literal is bounded by itself; Assignment's anyOf only says which field is required
+        if "const" not in schema
+        and "enum" not in schema
+        and "Assignment/anyOf" not in f"{model.__name__}{path}"
+    }
+    assert "AssetManagementEnvelope/$defs/Assignment/properties/serialNumber/anyOf/0" in strings
+    unbounded = [
+        name for name, most in strings.items() if most not in (ID_MAX_CHARS, TEXT_MAX_CHARS)
+    ]
+    assert unbounded == [], unbounded
+
+
+@pytest.mark.parametrize(
+    ("field", "longest"),
+    [(("uId",), ID_MAX_CHARS), (("notification", "adamId"), ID_MAX_CHARS)],
+)
+def test_a_string_over_its_bound_is_refused_naming_the_field(
+    field: tuple[str, ...], longest: int
+) -> None:
+    body = example("apple_asset_count")
+    target = body
+    for name in field[:-1]:
+        target = target[name]
+    target[field[-1]] = "9" * longest
+    assert isinstance(parse_apple(json.dumps(body)), apple.AssetCountEnvelope)
+    target[field[-1]] = "9" * (longest + 1)
+    assert error_locs(parse_apple, json.dumps(body)) == [field]

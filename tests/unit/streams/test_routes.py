@@ -20,7 +20,9 @@ DOCUMENTED = {
     "/healthz",
     "/readyz",
     "/metrics",
+    "/openapi.json",
 }
+SERVICE = {"/healthz", "/readyz", "/metrics", "/openapi.json"}
 
 
 def served() -> set[tuple[str, str]]:
@@ -43,3 +45,10 @@ def test_every_setting_of_a_faust_page_is_off() -> None:
     assert {flag: getattr(app.conf, flag) for flag in BLUEPRINT_FLAGS.values()} == {
         flag: False for flag in BLUEPRINT_FLAGS.values()
     }
+
+
+def test_the_openapi_document_describes_every_query_route_served() -> None:
+    from streams import openapi
+
+    documented = set(openapi.document(views.QUERY_VIEWS)["paths"])
+    assert documented == {path for _, path in served()} - SERVICE

@@ -52,6 +52,22 @@ class GatewaySettings(BaseSettings):
     kafka_request_timeout_ms: int = Field(default=30_000, gt=0)
     health_interval_s: float = Field(default=1.0, gt=0)
 
+    # HTTP connections (gateway.connections). A request head is a few hundred bytes (a
+    # JWT under 2 KiB): 16 KiB, as Node and h11 allow, leaves room for proxies' headers.
+    http_max_header_bytes: int = Field(default=16 * 1024, ge=1024)
+    http_max_headers: int = Field(default=100, ge=8)  # Apache's LimitRequestFields
+    # Idle before the first request and between requests (uvicorn's keep-alive timeout).
+    # Behind a load balancer that reuses connections, set it above the balancer's idle
+    # timeout, or the balancer may send a request on a connection being closed.
+    http_idle_timeout_s: int = Field(default=5, ge=1)
+    # From a request's first byte to its last header, then to its body's last byte: a
+    # sender trickling either is answered 408 and disconnected, not held forever.
+    http_header_timeout_s: float = Field(default=10.0, gt=0)
+    http_body_timeout_s: float = Field(default=30.0, gt=0)
+    # Open connections of one process; past it a new one gets 503 at once. Each may hold
+    # up to max_body_bytes while its body is read.
+    http_max_connections: int = Field(default=1024, ge=1)
+
     tenants_reload_interval_s: float = Field(default=1.0, gt=0)
     access_log: bool = False
     log_level: str = "info"

@@ -95,14 +95,14 @@ async def healthz() -> dict[str, str]:
 
 @service_router.get(
     "/readyz",
-    summary="The producer is connected to Kafka (503 otherwise)",
-    responses={503: {"description": "Kafka is unreachable."}},
+    summary="The producer can store notifications in Kafka (503 otherwise)",
+    responses={503: {"description": "Kafka is unreachable, or raw-notifications is missing."}},
 )
 async def readyz(request: Request, publisher: PublisherDep, gateway: GatewayDep) -> Response:
     if publisher.ready():
         return Response(b'{"status":"ready"}', media_type="application/json")
     retry = gateway.settings.unavailable_retry_after_s
-    error = KafkaUnavailableError("Kafka is unreachable", retry)
+    error = KafkaUnavailableError(publisher.not_ready_reason(), retry)
     return error_response(error, request.state.request_id)
 
 

@@ -34,6 +34,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from gateway.errors import problem_message
 
 log = logging.getLogger(__name__)
+_TIMER_SLACK_S = 0.005  # uvloop rounds timers to the millisecond: one may fire just early
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,9 @@ def limited_protocol(limits: HttpLimits) -> type[asyncio.Protocol]:
 class LimitedHttpProtocol(HttpToolsProtocol):
     limits: ClassVar[HttpLimits]
     refusals: ClassVar[_Refusals]
+    # A flood of connections must not become a flood of log lines: one a second at most.
+    refused_connections: ClassVar[int] = 0
+    refusal_logged_at: ClassVar[float] = float("-inf")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -98,12 +102,25 @@ class LimitedHttpProtocol(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         if len(self.connections) >= self.limits.max_connections:
             self._refused = True
-            log.warning("connection refused: %d open already", len(self.connections))
+            self._log_refused_connection()
             transport.write(self.refusals.too_many_connections)
             transport.close()
             return
         super().connection_made(transport)
         self._set_deadline(self.limits.idle_s)
+
+    def _log_refused_connection(self) -> None:
+        cls = type(self)
+        cls.refused_connections += 1
+        now = self.loop.time()
+        if now - cls.refusal_logged_at >= 1.0:
+            log.warning(
+                "connection refused: %d open already (the cap, SWITCHBOARD_HTTP_MAX_CONNECTIONS); "
+                "%d refused so far",
+                len(self.connections),
+                cls.refused_connections,
+            )
+            cls.refusal_logged_at = now
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._timer is not None:
@@ -176,7 +193,7 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         deadline = self._deadline
         if deadline is None or self.transport.is_closing():
             return
-        if self.loop.time() < deadline:
+        if self.loop.time() < deadline - _TIMER_SLACK_S:
             self._timer_at = deadline
             self._timer = self.loop.call_at(deadline, self._on_timer)
             return

@@ -42,7 +42,8 @@ async def test_unauthenticated_requests_are_not_charged_to_a_tenant(
 ) -> None:
     for _ in range(3):
         assert_problem(await client.post(URL, content=b"{", headers=bearer("nobody")), 401)
-    assert (await client.post(URL, content=apple_body(), headers=bearer(SLOW_TOKEN))).is_success
+    first = await client.post(URL, content=b"{", headers=bearer(SLOW_TOKEN))
+    assert first.status_code == 400  # its one token is still there
 
 
 def test_the_default_rate_is_finite() -> None:

@@ -60,8 +60,9 @@ class GatewaySettings(BaseSettings):
     # Behind a load balancer that reuses connections, set it above the balancer's idle
     # timeout, or the balancer may send a request on a connection being closed.
     http_idle_timeout_s: int = Field(default=5, ge=1)
-    # From a request's first byte to its last header, then to its body's last byte: a
-    # sender trickling either is answered 408 and disconnected, not held forever.
+    # A request's head is due header_timeout_s after its first byte, the whole request
+    # header_timeout_s + body_timeout_s after it: a sender trickling either is answered
+    # 408 and disconnected, not held forever.
     http_header_timeout_s: float = Field(default=10.0, gt=0)
     http_body_timeout_s: float = Field(default=30.0, gt=0)
     # Open connections of one process; past it a new one gets 503 at once. Each may hold

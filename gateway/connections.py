@@ -10,8 +10,8 @@ that never finishes its head is held forever. `limited_protocol(limits)` adds:
 - a request head over `max_header_bytes` or with more than `max_headers` headers: 431;
 - a connection with no request `idle_s` after it opened (uvicorn's own keep-alive timeout
   closes idle connections between requests), a head incomplete `header_timeout_s` after
-  its first byte, a body incomplete `body_timeout_s` after its head: 408 if a request was
-  under way, then the connection is closed;
+  its first byte, a request incomplete `header_timeout_s + body_timeout_s` after it: 408
+  if a request was under way, then the connection is closed;
 - past `max_connections` open connections a new one is answered 503 and closed before
   anything of it is read.
 
@@ -19,8 +19,8 @@ Each refusal is a problem document and closes the connection. A head is measured
 bytes of reads that end with it incomplete, so one of any size is cut once it passes the
 limit, whatever the pace; a head complete within one read is measured exactly only when
 that read was larger than the limit (bodies usually share the head's read). One timer a
-connection, re-armed only when it fires before its deadline: a request costs three clock
-reads, not three timers.
+connection, re-armed only when it fires before its deadline: a request costs one clock
+read, not three timers.
 """
 
 import asyncio
@@ -34,6 +34,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from gateway.errors import problem_message
 
 log = logging.getLogger(__name__)
+_NEVER = float("inf")
 _TIMER_SLACK_S = 0.005  # uvloop rounds timers to the millisecond: one may fire just early
 
 
@@ -97,7 +98,7 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         self._message_ended = False  # in the current read
         self._deadline: float | None = None
         self._timer: asyncio.TimerHandle | None = None
-        self._timer_at = 0.0
+        self._timer_at = _NEVER  # when the timer fires; _NEVER while there is none
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         if len(self.connections) >= self.limits.max_connections:
@@ -125,7 +126,7 @@ class LimitedHttpProtocol(HttpToolsProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         if self._timer is not None:
             self._timer.cancel()
-            self._timer = None
+            self._timer, self._timer_at = None, _NEVER
         if self.transport is not None:  # None: refused before uvicorn saw it
             super().connection_lost(exc)
 
@@ -159,6 +160,9 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         self._in_request = True
         self._set_deadline(self.limits.header_timeout_s)
 
+    # The body's deadline counts from the head's (no second clock read a request): the
+    # whole request is due header_timeout_s + body_timeout_s after its first byte.
+
     def on_headers_complete(self) -> None:
         limits, read_before = self.limits, self._head_bytes
         self._reading_head, self._head_bytes = False, 0
@@ -169,7 +173,7 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         if len(self.headers) > limits.max_headers:
             self._refuse(self.refusals.too_many_headers)
             raise _Refused
-        self._set_deadline(limits.body_timeout_s)
+        self._deadline += limits.body_timeout_s  # type: ignore[operator]  # set at the begin
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
@@ -182,14 +186,14 @@ class LimitedHttpProtocol(HttpToolsProtocol):
 
     def _set_deadline(self, seconds: float) -> None:
         deadline = self._deadline = self.loop.time() + seconds
-        if self._timer is None or deadline < self._timer_at:
+        if deadline < self._timer_at:  # else the armed timer fires first and re-arms
             if self._timer is not None:
                 self._timer.cancel()
             self._timer_at = deadline
             self._timer = self.loop.call_at(deadline, self._on_timer)
 
     def _on_timer(self) -> None:
-        self._timer = None
+        self._timer, self._timer_at = None, _NEVER
         deadline = self._deadline
         if deadline is None or self.transport.is_closing():
             return

@@ -89,6 +89,7 @@ def test_the_gateway_waits_for_the_topic_and_never_creates_it(
         while time.monotonic() < until:
             ready = httpx.get(f"{gateway.url}/readyz", timeout=5)
             assert ready.status_code == 503 and missing in ready.json()["detail"]
+            time.sleep(0.05)  # a reader's pace, not a synchronisation
         started = time.monotonic()
         refused = post_asset_count(gateway)
         assert refused.status_code == 503 and time.monotonic() - started < 1.0

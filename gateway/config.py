@@ -31,9 +31,12 @@ class GatewaySettings(BaseSettings):
     jwt_leeway_s: float = Field(default=30.0, ge=0)
     jti_cache_size: int = Field(default=100_000, gt=0)
 
-    default_rate_limit_per_s: float | None = Field(
-        default=None, gt=0, description="For tenants without rate_limit_per_s; None: no limit."
-    )
+    # For tenants without rate_limit_per_s, per gateway process. Apple sends one
+    # notification per organization event (a bulk assignment is one notification listing
+    # its assignments), so 100/s with a 1 s burst is 8.6 M a day for one tenant, far above
+    # any tenant's Apple traffic, and still under 3% of what one process accepts
+    # (~3,500/s): one tenant, or a leaked token, cannot starve the others.
+    default_rate_limit_per_s: float = Field(default=100.0, gt=0, allow_inf_nan=False)
     rate_limit_burst_s: float = Field(
         default=1.0, gt=0, description="Bucket size, in seconds of the tenant's rate."
     )
@@ -48,6 +51,23 @@ class GatewaySettings(BaseSettings):
     kafka_max_message_bytes: int = Field(default=1_048_588, gt=0)
     kafka_request_timeout_ms: int = Field(default=30_000, gt=0)
     health_interval_s: float = Field(default=1.0, gt=0)
+
+    # HTTP connections (gateway.connections). A request head is a few hundred bytes (a
+    # JWT under 2 KiB): 16 KiB, as Node and h11 allow, leaves room for proxies' headers.
+    http_max_header_bytes: int = Field(default=16 * 1024, ge=1024)
+    http_max_headers: int = Field(default=100, ge=8)  # Apache's LimitRequestFields
+    # Idle before the first request and between requests (uvicorn's keep-alive timeout).
+    # Behind a load balancer that reuses connections, set it above the balancer's idle
+    # timeout, or the balancer may send a request on a connection being closed.
+    http_idle_timeout_s: int = Field(default=5, ge=1)
+    # A request's head is due header_timeout_s after its first byte, the whole request
+    # header_timeout_s + body_timeout_s after it: a sender trickling either is answered
+    # 408 and disconnected, not held forever.
+    http_header_timeout_s: float = Field(default=10.0, gt=0)
+    http_body_timeout_s: float = Field(default=30.0, gt=0)
+    # Open connections of one process; past it a new one gets 503 at once. Each may hold
+    # up to max_body_bytes while its body is read.
+    http_max_connections: int = Field(default=1024, ge=1)
 
     tenants_reload_interval_s: float = Field(default=1.0, gt=0)
     access_log: bool = False

@@ -15,6 +15,10 @@
             ├── KafkaUnavailableError    the broker is known to be unreachable: fail fast
             └── PublishTimeoutError      no acknowledgement within publish_timeout_s
 
+Refused before a request reaches the app (gateway.connections, `problem_message`): 408 a
+request too slow to arrive, 431 a request head too large or with too many headers, 503 a
+connection over the cap.
+
 Only ProblemError reaches a sender. Anything else escaping a route is a bug: it is logged
 and answered 500 without detail.
 """
@@ -114,14 +118,9 @@ class PublishTimeoutError(PublishError):
     pass
 
 
-def problem_response(
-    status: int,
-    detail: str,
-    *,
-    request_id: str | None = None,
-    headers: Mapping[str, str] | None = None,
-    extra: dict[str, Any] | None = None,
-) -> Response:
+def problem_document(
+    status: int, detail: str, request_id: str | None = None, extra: dict[str, Any] | None = None
+) -> bytes:
     """An RFC 9457 document; `type` is about:blank, so `title` is the status phrase."""
     body: dict[str, Any] = {
         "type": "about:blank",
@@ -132,7 +131,31 @@ def problem_response(
     if request_id:
         body["requestId"] = request_id
     body.update(extra or {})
-    return Response(orjson.dumps(body), status, headers=headers, media_type=PROBLEM_JSON)
+    return orjson.dumps(body)
+
+
+def problem_response(
+    status: int,
+    detail: str,
+    *,
+    request_id: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Response:
+    document = problem_document(status, detail, request_id, extra)
+    return Response(document, status, headers=headers, media_type=PROBLEM_JSON)
+
+
+def problem_message(status: int, detail: str) -> bytes:
+    """A whole HTTP/1.1 answer that closes the connection, for refusals made before any
+    request reached the app (gateway.connections)."""
+    document = problem_document(status, detail)
+    head = (
+        f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n"
+        f"content-type: {PROBLEM_JSON}\r\ncontent-length: {len(document)}\r\n"
+        "connection: close\r\n\r\n"
+    )
+    return head.encode("ascii") + document
 
 
 def error_response(error: ProblemError, request_id: str | None = None) -> Response:

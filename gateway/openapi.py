@@ -92,11 +92,15 @@ _PROBLEM_STATUSES = {
     400: "The body is not JSON, or a key is repeated.",
     401: "Missing or invalid credentials (WWW-Authenticate: Bearer).",
     403: "The organization (uId / tenantId) is not the caller's.",
+    408: "The request head or body did not arrive in time; the connection is closed.",
     413: "The body is over the size limit.",
     415: "The body is not application/json.",
     422: "The JSON is not a valid notification; `errors` names the fields.",
-    429: "The tenant's rate limit is exceeded; see Retry-After.",
-    503: "Kafka did not store the notification; retry after Retry-After.",
+    429: "The tenant's rate limit is exceeded (every authenticated request counts, whatever "
+    "its answer); see Retry-After.",
+    431: "The request line and headers are too large, or too many; the connection is closed.",
+    503: "Kafka did not store the notification (unreachable, or the raw topic does not exist "
+    "yet); retry after Retry-After.",
 }
 PROBLEMS = {
     str(status): {

@@ -20,8 +20,13 @@ the broker every health_interval_s: while it is unreachable, requests get 503 at
 instead of waiting, and /readyz says 503. The same holds while the idempotent producer
 has no producer id (librdkafka's statistics, every 250 ms, say so): on a fresh cluster
 that can take seconds ("coordinator load in progress"), and nothing can be stored
-meanwhile. The producer is the same before and after an outage; it is replaced, without
-a restart, only after a fatal error (librdkafka's idempotence state cannot be recovered).
+meanwhile. And while raw-notifications does not exist: the gateway never creates a topic
+(its metadata requests say allow_auto_topic_creation=false, so even a broker with
+auto.create.topics.enable=true cannot create it with its default partition count); the
+stream workers create it with the partitions the tables are co-partitioned on, and the
+probe sees it within health_interval_s, without a restart. The producer is the same
+before and after an outage; it is replaced, without a restart, only after a fatal error
+(librdkafka's idempotence state cannot be recovered).
 """
 
 import asyncio
@@ -49,6 +54,7 @@ log = logging.getLogger(__name__)
 
 Headers = Sequence[tuple[str, bytes]]
 _TOO_LARGE = frozenset({KafkaError.MSG_SIZE_TOO_LARGE, KafkaError.INVALID_RECORD})
+_NO_SUCH_TOPIC = KafkaError.UNKNOWN_TOPIC_OR_PART
 _UNREACHABLE = frozenset({KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT, KafkaError._RESOLVE})
 _EXPIRY_TICK_S = 0.05
 _START_WAIT_S = 5.0  # at start, for the producer id of a reachable cluster
@@ -72,6 +78,8 @@ class Publisher(Protocol):
 
     def ready(self) -> bool: ...
 
+    def not_ready_reason(self) -> str: ...
+
     async def publish(self, topic: str, key: bytes, value: bytes, headers: Headers) -> None: ...
 
 
@@ -81,13 +89,25 @@ class KafkaPublisher:
         self._producer: _Producer | None = None
         self._deadlines: _Deadlines | None = None
         self._reachable = False
+        self._topic_missing = False  # known once a broker answered the probe
         self._broken = False
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()  # set when the producer broke: replace it now
 
     def ready(self) -> bool:
         producer = self._producer
-        return producer is not None and producer.has_id and self._reachable and not self._broken
+        return (
+            producer is not None
+            and producer.has_id
+            and self._reachable
+            and not self._topic_missing
+            and not self._broken
+        )
+
+    def not_ready_reason(self) -> str:
+        if self._reachable and self._topic_missing:
+            return f"Kafka topic {self._settings.raw_topic} does not exist yet"
+        return "Kafka is unreachable"
 
     async def start(self) -> None:
         """Connect if the broker answers now; in any case keep watching in the background."""
@@ -114,7 +134,7 @@ class KafkaPublisher:
     async def publish(self, topic: str, key: bytes, value: bytes, headers: Headers) -> None:
         producer, retry = self._producer, self._settings.unavailable_retry_after_s
         if producer is None or self._deadlines is None or not self.ready():
-            raise KafkaUnavailableError("Kafka is unreachable; nothing was stored", retry)
+            raise KafkaUnavailableError(f"{self.not_ready_reason()}; nothing was stored", retry)
         if _record_size(key, value, headers) > self._settings.kafka_max_message_bytes:
             raise TooLargeForKafka("the notification is larger than Kafka accepts")
         try:
@@ -163,6 +183,8 @@ class KafkaPublisher:
             "queue.buffering.max.kbytes": 65_536,
             "reconnect.backoff.max.ms": 1000,
             "partitioner": "murmur2_random",
+            # Metadata requests (the probe's, produce's) must never create a topic.
+            "allow.auto.create.topics": False,
             "statistics.interval.ms": 250,  # for `has_id`
             # librdkafka logs through `log` (served by poll); its connection failures are
             # errors there, once a second during an outage: the probe says that once.
@@ -197,14 +219,27 @@ class KafkaPublisher:
             return
         producer.serve()  # errors and logs queue up while no record is in flight
         window = max(1.0, 2 * self._settings.health_interval_s)
-        reachable = await producer.probe(self._settings.raw_topic, within_s=window)
+        topic = self._settings.raw_topic
+        exists = await producer.probe(topic, within_s=window)
         # With one broker of several killed, the metadata probe stalls until the cluster
         # fences it (~9 s) while partitions led by the others still acknowledge: fresh
         # acknowledgements prove Kafka reachable. In a full outage they stop at once.
-        reachable = reachable or time.monotonic() - producer.last_ack < window
+        reachable = exists is not None or time.monotonic() - producer.last_ack < window
         if reachable != self._reachable:
             log.warning("Kafka %s", "reachable" if reachable else "unreachable")
         self._reachable = reachable
+        if exists is not None and exists == self._topic_missing:
+            self._topic_missing = not exists
+            if exists:
+                log.warning("Kafka topic %s exists now: the gateway is ready", topic)
+            else:
+                log.error(
+                    "Kafka topic %s does not exist: not ready, every notification is answered "
+                    "503 until it does. The gateway never creates topics; the stream workers "
+                    "do (start `switchboard worker` with the same SWITCHBOARD_TOPIC_PREFIX), "
+                    "or the deployment's topics job",
+                    topic,
+                )
 
     async def _close(self, producer: "_Producer") -> None:
         # Flushing: bound the wait. Records still unacknowledged here belong to requests
@@ -255,13 +290,16 @@ class _Producer:
             self._timer = self._loop.call_later(_POLL_S, self._poll)
         return future
 
-    async def probe(self, topic: str, within_s: float) -> bool:
-        """A metadata round trip for the topic (not the whole cluster's), off the loop."""
+    async def probe(self, topic: str, within_s: float) -> bool | None:
+        """A metadata round trip for the topic (not the whole cluster's), off the loop:
+        whether the topic exists, or None if no broker answered."""
         try:
-            await asyncio.to_thread(self._kafka.list_topics, topic, within_s)
+            metadata = await asyncio.to_thread(self._kafka.list_topics, topic, within_s)
         except KafkaException:
-            return False
-        return True
+            return None
+        found = metadata.topics.get(topic)
+        # Other errors (no leader yet, just after creation) are the producer's to wait out.
+        return found is not None and found.error != _NO_SUCH_TOPIC
 
     async def close(self, within_s: float) -> int:
         """Wait (at most `within_s`) for records in flight; the number left unsent."""

@@ -1,6 +1,10 @@
 """The HTTP endpoints. Checks run in a fixed order, so a sender always hears the first
-thing to fix: 401 credentials, 415 content type, 413 size, 400 JSON, 422 schema,
-403 organization not the caller's, 429 rate, then 503 if Kafka does not store it.
+thing to fix: 401 credentials, 429 rate, 415 content type, 413 size, 400 JSON, 422 schema,
+403 organization not the caller's, then 503 if Kafka does not store it.
+
+The tenant's rate is charged as soon as the caller is authenticated, whatever the request
+turns out to be: a refused body costs the event loop as much as an accepted one (a 1 MiB
+invalid body ~150 ms), so invalid requests count against the tenant that sends them.
 
 The record on raw-notifications is the request body, byte for byte, keyed by the
 organization (uId or tenantId) so one organization's notifications stay in order in one
@@ -51,6 +55,7 @@ ROUTES = frozenset({APPLE_PATH, APP_PATH, "/healthz", "/readyz", "/metrics"})
 async def post_notification(incoming: Incoming, gateway: Gateway) -> Response:
     """Bearer token of a tenant; the body's uId must be one of the tenant's uids."""
     caller = bearer_caller(incoming, gateway, APPLE_PATH)
+    _charge(gateway, caller)
     check_content_type(incoming.header(b"content-type"))
     body = await read_body(incoming, gateway.settings.max_body_bytes)
     notification = parse_body(parse_apple, body)
@@ -65,6 +70,7 @@ async def post_app_notification(incoming: Incoming, gateway: Gateway) -> Respons
     """JWT of a configured issuer; data.notificationData.tenantId must be its tenant's."""
     caller = jwt_caller(incoming, gateway, APP_PATH)
     try:
+        _charge(gateway, caller)
         check_content_type(incoming.header(b"content-type"))
         body = await read_body(incoming, gateway.settings.max_body_bytes)
         event = parse_body(parse_app, body)
@@ -89,14 +95,14 @@ async def healthz() -> dict[str, str]:
 
 @service_router.get(
     "/readyz",
-    summary="The producer is connected to Kafka (503 otherwise)",
-    responses={503: {"description": "Kafka is unreachable."}},
+    summary="The producer can store notifications in Kafka (503 otherwise)",
+    responses={503: {"description": "Kafka is unreachable, or raw-notifications is missing."}},
 )
 async def readyz(request: Request, publisher: PublisherDep, gateway: GatewayDep) -> Response:
     if publisher.ready():
         return Response(b'{"status":"ready"}', media_type="application/json")
     retry = gateway.settings.unavailable_retry_after_s
-    error = KafkaUnavailableError("Kafka is unreachable", retry)
+    error = KafkaUnavailableError(publisher.not_ready_reason(), retry)
     return error_response(error, request.state.request_id)
 
 
@@ -105,14 +111,19 @@ async def metrics(gateway: GatewayDep) -> Response:
     return Response(gateway.metrics.render(), media_type=gateway.metrics.content_type)
 
 
-async def _publish(
-    incoming: Incoming, gateway: Gateway, caller: Caller, key: str, body: bytes, source: bytes
-) -> None:
+def _charge(gateway: Gateway, caller: Caller) -> None:
+    """One token of the tenant's bucket, or 429 (a JWT's jti is released by the caller)."""
     tenant = caller.tenant
     rate = tenant.rate_limit_per_s or gateway.settings.default_rate_limit_per_s
     wait_s = gateway.limiter.acquire(tenant.id, rate)
     if wait_s is not None:
-        raise RateLimitedError(f"tenant rate limit of {rate:g} notifications/s exceeded", wait_s)
+        raise RateLimitedError(f"tenant rate limit of {rate:g} requests/s exceeded", wait_s)
+
+
+async def _publish(
+    incoming: Incoming, gateway: Gateway, caller: Caller, key: str, body: bytes, source: bytes
+) -> None:
+    tenant = caller.tenant
     headers = [
         (h.TENANT, tenant.id.encode()),
         (h.SOURCE, source),

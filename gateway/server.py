@@ -1,5 +1,8 @@
 """`switchboard gateway`: serve the app with uvicorn in this process.
 
+HTTP connections are served by gateway.connections (uvicorn's httptools protocol with
+bounds on the request head, timeouts and a connection cap).
+
 SIGHUP re-reads the tenants file at once (the app also re-reads it when it changes);
 SIGINT/SIGTERM stop accepting connections, let in-flight requests finish (each waits
 at most publish_timeout_s for Kafka), then close the producer.
@@ -14,6 +17,7 @@ import uvicorn
 
 from gateway.app import create_app
 from gateway.config import GatewaySettings
+from gateway.connections import HttpLimits, limited_protocol
 from gateway.deps import Gateway
 from gateway.errors import SetupError
 
@@ -40,6 +44,8 @@ def run(host: str | None = None, port: int | None = None) -> None:
         app,
         host=settings.host,
         port=settings.port,
+        http=limited_protocol(http_limits(settings)),
+        timeout_keep_alive=settings.http_idle_timeout_s,
         lifespan="on",
         access_log=settings.access_log,
         log_config=None,  # keep the logging configured above
@@ -53,6 +59,17 @@ def run(host: str | None = None, port: int | None = None) -> None:
     server = uvicorn.Server(config)
     with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
         runner.run(_serve(server, app.state.gateway))
+
+
+def http_limits(settings: GatewaySettings) -> HttpLimits:
+    return HttpLimits(
+        max_header_bytes=settings.http_max_header_bytes,
+        max_headers=settings.http_max_headers,
+        idle_s=settings.http_idle_timeout_s,
+        header_timeout_s=settings.http_header_timeout_s,
+        body_timeout_s=settings.http_body_timeout_s,
+        max_connections=settings.http_max_connections,
+    )
 
 
 async def _serve(server: uvicorn.Server, gateway: Gateway) -> None:

@@ -231,6 +231,8 @@ def start_stack(home: Path, tenants: int, orgs: int) -> BenchStack:
         "SWITCHBOARD_DATA_DIR": str(home / "worker-data"),
         "SWITCHBOARD_WEB_PORT": str(web),
         "SWITCHBOARD_PORT": str(port),
+        # Tenants here offer thousands a second: above the gateway's default rate limit.
+        "SWITCHBOARD_DEFAULT_RATE_LIMIT_PER_S": "1000000",
     }
     stack = BenchStack(
         home, cluster, f"http://127.0.0.1:{web}", f"http://127.0.0.1:{port}",

@@ -151,8 +151,8 @@ def run_dev_stack(gateway_port: int, web_port: int, kafka_port: int) -> None:
     }
     procs: list[subprocess.Popen[bytes]] = []
     try:
-        # The worker creates the topics with their partitions, so it starts before the
-        # gateway: a gateway publishing first would auto-create raw-notifications with 1.
+        # The worker creates the topics with their partitions; the gateway, started
+        # before they exist, would only wait (not ready), so the banner waits for both.
         print("starting the stream worker ...", flush=True)
         log = DEV_HOME / "worker.log"
         procs.append(_spawn(["worker", "--web-port", str(web_port)], env, log))

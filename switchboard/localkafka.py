@@ -117,7 +117,7 @@ def java_bin() -> str:
     return found
 
 
-def _properties(cluster: Cluster, node: Node) -> str:
+def _properties(cluster: Cluster, node: Node, overrides: dict[str, str] | None = None) -> str:
     n = len(cluster.nodes)
     replicas = min(3, n)
     min_isr = 2 if n >= 3 else 1
@@ -144,11 +144,15 @@ def _properties(cluster: Cluster, node: Node) -> str:
         "default.replication.factor": replicas,
         "min.insync.replicas": min_isr,
         "num.partitions": 1,
-        "auto.create.topics.enable": "true",
+        # As on production clusters: a topic exists only once created with its partition
+        # count (the workers do it); a client asking for a missing one gets an error
+        # instead of a 1-partition topic that the workers would then refuse forever.
+        "auto.create.topics.enable": "false",
         "log.segment.bytes": 64 * 1024 * 1024,
         "num.network.threads": 2,
         "num.io.threads": 4,
         "unclean.leader.election.enable": "false",
+        **(overrides or {}),
     }
     return "".join(f"{k}={v}\n" for k, v in settings.items())
 
@@ -184,8 +188,14 @@ def pid_alive(pid: int | None) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
-def create(home: str | os.PathLike[str], ports: list[int], controller_ports: list[int]) -> Cluster:
-    """Lay out a fresh cluster (config + formatted KRaft storage), not started."""
+def create(
+    home: str | os.PathLike[str],
+    ports: list[int],
+    controller_ports: list[int],
+    overrides: dict[str, str] | None = None,
+) -> Cluster:
+    """Lay out a fresh cluster (config + formatted KRaft storage), not started;
+    `overrides` replace or add broker properties (tests: a broker that auto-creates)."""
     home_path = Path(home).resolve()
     if home_path.exists():
         shutil.rmtree(home_path)
@@ -203,7 +213,7 @@ def create(home: str | os.PathLike[str], ports: list[int], controller_ports: lis
         )
     for node in cluster.nodes:
         props = Path(node.data_dir).parent / "server.properties"
-        props.write_text(_properties(cluster, node))
+        props.write_text(_properties(cluster, node, overrides))
         cmd = _java(
             lib,
             "kafka.tools.StorageTool",

@@ -20,6 +20,7 @@ import pytest
 from gateway.app import create_app
 from gateway.config import GatewaySettings
 from switchboard import localkafka
+from tests.integration.streams_fixtures import create_topic
 from tests.unit.gateway.support import ACME_TOKEN, apple_body, bearer, read_topic, write_tenants
 
 pytestmark = pytest.mark.kafka
@@ -120,6 +121,7 @@ async def test_gateway_rides_out_a_kafka_outage(
     assert (status, seconds < 0.5) == (503, True)
 
     await start_broker(cluster)
+    await create_topic(cluster.bootstrap, TOPIC, 3)  # the broker creates no topic itself
     await until_ready(client, True, within_s=60)
     traffic = Traffic(client)
     runner = asyncio.create_task(traffic.run())

@@ -59,6 +59,7 @@ async def gateway(kafka_bootstrap: str, unique_name: str, tmp_path: Path) -> Asy
         kafka_bootstrap=kafka_bootstrap,
         raw_topic=unique_name,
         tenants_file=write_tenants(tmp_path / "tenants.yaml"),
+        default_rate_limit_per_s=10_000,  # 300 requests at once from one tenant below
     )
     app = create_app(settings)
     async with app.router.lifespan_context(app):

@@ -4,6 +4,7 @@ The periodic reload is set to an hour here, so only SIGHUP can make the new tena
 take effect.
 """
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -16,6 +17,7 @@ import httpx
 import pytest
 
 from switchboard.localkafka import REPO_ROOT, free_port
+from tests.integration.streams_fixtures import create_topic
 from tests.unit.gateway.support import (
     ACME_NEXT_TOKEN,
     ACME_TOKEN,
@@ -42,6 +44,7 @@ def log_file(tmp_path: Path) -> Path:
 def server(
     kafka_bootstrap: str, unique_name: str, tenants_file: Path, log_file: Path
 ) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    asyncio.run(create_topic(kafka_bootstrap, unique_name, 1))
     port = free_port()
     env = {
         **os.environ,

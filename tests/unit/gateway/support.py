@@ -205,6 +205,9 @@ class MemoryPublisher:
     def ready(self) -> bool:
         return self.is_ready
 
+    def not_ready_reason(self) -> str:
+        return "Kafka is unreachable"
+
     async def publish(self, topic: str, key: bytes, value: bytes, headers: Any) -> None:
         if self.failure is not None:
             raise self.failure

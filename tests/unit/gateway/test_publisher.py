@@ -125,3 +125,53 @@ async def test_a_fatal_producer_error_replaces_the_producer_at_once() -> None:
             await watcher
         if publisher._producer is not None:
             await publisher._producer.close(within_s=0)
+
+
+async def test_a_missing_raw_topic_is_not_ready_and_logged_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A broker answers, but raw-notifications is not there: not ready, 503 at once, one
+    log line naming it; ready again as soon as a probe finds it, same producer."""
+    publisher = KafkaPublisher(GatewaySettings(kafka_bootstrap=NOBODY, raw_topic="raw-x"))
+    loop = asyncio.get_running_loop()
+    producer = publisher._new_producer(loop)
+    publisher._producer, publisher._deadlines = producer, _Deadlines(loop, 1.0)
+    producer._on_statistics(statistics("Assigned"))
+    found = [False]
+
+    async def probe(topic: str, within_s: float) -> bool | None:
+        assert topic == "raw-x"
+        return found[0]
+
+    producer.probe = probe  # type: ignore[method-assign]
+    try:
+        for _ in range(3):
+            await publisher._check_reachable()
+            assert not publisher.ready()
+        assert publisher.not_ready_reason() == "Kafka topic raw-x does not exist yet"
+        with pytest.raises(PublishError, match="raw-x does not exist"):
+            await publisher.publish("raw-x", b"k", b"v", [])
+        logged = [r.getMessage() for r in caplog.records if "does not exist" in r.getMessage()]
+        assert len(logged) == 1 and "switchboard worker" in logged[0]
+        found[0] = True
+        await publisher._check_reachable()
+        assert publisher.ready()
+    finally:
+        await producer.close(within_s=0)
+        publisher._deadlines.close()
+
+
+def test_the_producer_never_asks_the_broker_to_create_a_topic() -> None:
+    publisher = KafkaPublisher(GatewaySettings(kafka_bootstrap=NOBODY))
+    config: dict[str, object] = {}
+
+    class Capture:
+        def __init__(self, given: dict[str, object], *_: object, **__: object) -> None:
+            config.update(given)
+
+    loop = asyncio.new_event_loop()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("gateway.publisher._Producer", Capture)
+        publisher._new_producer(loop)
+    loop.close()
+    assert config["allow.auto.create.topics"] is False

@@ -159,13 +159,17 @@ NOTIFICATION_PATHS = {
 
 def _components() -> dict[str, Any]:
     found: dict[str, Any] = {}
-    for name, adapter in (
-        ("AppleNotification", TypeAdapter(AppleNotification)),
-        ("AppNotificationBody", TypeAdapter(TenantRestUrlChangeNotification | AppNotification)),
-        ("Problem", TypeAdapter(Problem)),
-        ("AcceptedNotification", TypeAdapter(AcceptedNotification)),
-        ("AcceptedEvent", TypeAdapter(AcceptedEvent)),
-    ):
+    # Unions are not a `type` to mypy; TypeAdapter takes them all the same.
+    apple: Any = AppleNotification
+    app: Any = TenantRestUrlChangeNotification | AppNotification
+    adapters: tuple[tuple[str, TypeAdapter[Any]], ...] = (
+        ("AppleNotification", TypeAdapter[Any](apple)),
+        ("AppNotificationBody", TypeAdapter[Any](app)),
+        ("Problem", TypeAdapter[Any](Problem)),
+        ("AcceptedNotification", TypeAdapter[Any](AcceptedNotification)),
+        ("AcceptedEvent", TypeAdapter[Any](AcceptedEvent)),
+    )
+    for name, adapter in adapters:
         schema = adapter.json_schema(ref_template=COMPONENT)
         found.update(schema.pop("$defs", {}))
         found.setdefault(name, schema)

@@ -7,8 +7,9 @@ Faust being imported, and a broken import in one service cannot break another's 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 
@@ -22,8 +23,11 @@ app = typer.Typer(
 kafka_app = typer.Typer(no_args_is_help=True, help="A real local Apache Kafka (KRaft), no Docker.")
 token_app = typer.Typer(no_args_is_help=True, help="Credentials for the tenants file.")
 app.add_typer(kafka_app, name="kafka")
+tenants_app = typer.Typer(no_args_is_help=True, help="Check and edit the tenants file.")
 app.add_typer(token_app, name="token")
+app.add_typer(tenants_app, name="tenants")
 
+T = TypeVar("T")
 Home = Annotated[Path, typer.Option(help="Where the cluster's config, data and logs live.")]
 
 
@@ -109,6 +113,82 @@ def token_jwt(
     from switchboard.devstack import sign_app_jwt
 
     typer.echo(sign_app_jwt(tenants_file, iss, lifetime))
+
+
+TenantsFile = Annotated[
+    Path, typer.Option("--file", envvar="SWITCHBOARD_TENANTS_FILE", help="The tenants file.")
+]
+
+
+@tenants_app.command("check")
+def tenants_check(file: Annotated[Path, typer.Argument(help="The tenants file.")]) -> None:
+    """Validate a tenants file with the gateway's own rules; print a one-screen summary."""
+    from switchboard import onboarding
+
+    summary = _onboarding(lambda: onboarding.check(file))
+    typer.echo(
+        f"{file}: OK: {summary.tenants} tenants, {summary.organizations} organizations, "
+        f"{summary.tenant_ids} app tenantIds, {summary.issuers} app issuers"
+    )
+    for line in summary.lines:
+        typer.echo(f"  {line}")
+
+
+@tenants_app.command("add")
+def tenants_add(
+    tenant_id: Annotated[str, typer.Option("--id", help="The new tenant's id.")],
+    uid: Annotated[list[str], typer.Option("--uid", help="An organization (repeat).")],
+    file: TenantsFile,
+    tenant_id_of_app: Annotated[
+        list[str] | None, typer.Option("--tenant-id", help="An app tenantId (repeat).")
+    ] = None,
+    rate: Annotated[float | None, typer.Option(help="rate_limit_per_s.")] = None,
+) -> None:
+    """Add a tenant with a new bearer token, printed once; the file is replaced atomically."""
+    from switchboard import onboarding
+
+    token = _onboarding(
+        lambda: onboarding.add_tenant(file, tenant_id, uid, tenant_id_of_app or (), rate)
+    )
+    typer.echo(f"tenant {tenant_id!r} added to {file}")
+    typer.echo(f"token (shown once, give it to the sender): {token}")
+
+
+@token_app.command("rotate")
+def token_rotate(
+    tenant: Annotated[str, typer.Option(help="Tenant id in the tenants file.")],
+    file: TenantsFile,
+    url: Annotated[
+        str, typer.Option(help="This gateway's notification URL, for Apple's configuration.")
+    ] = "https://switchboard.example/v1/notifications",
+    finish: Annotated[bool, typer.Option(help="Remove the old tokens, keep the newest.")] = False,
+) -> None:
+    """Add a new token next to the old one (both work), or --finish: keep only the newest."""
+    import json
+
+    from switchboard import onboarding
+
+    if finish:
+        removed = _onboarding(lambda: onboarding.finish_rotation(file, tenant))
+        typer.echo(f"tenant {tenant!r}: {removed} old token(s) removed from {file}")
+        return
+    token = _onboarding(lambda: onboarding.rotate_token(file, tenant))
+    typer.echo(f"tenant {tenant!r}: new token added to {file}; the old one works until --finish")
+    typer.echo(f"token (shown once): {token}")
+    typer.echo("Apple client configuration body that registers it:")
+    typer.echo(json.dumps(onboarding.apple_client_configuration(url, token), indent=2))
+
+
+def _onboarding(action: Callable[[], T]) -> T:
+    """Run an onboarding action; an expected failure is one line and exit status 1."""
+    from schemas.tenants import TenantsFileError
+    from switchboard.onboarding import OnboardingError
+
+    try:
+        return action()
+    except (TenantsFileError, OnboardingError) as exc:
+        typer.echo(f"switchboard: {exc}", err=True)
+        raise typer.Exit(1) from None
 
 
 @app.command()

@@ -28,10 +28,46 @@ app.add_typer(token_app, name="token")
 app.add_typer(tenants_app, name="tenants")
 
 T = TypeVar("T")
+
+
+def _variables(module: str, settings: str) -> str:
+    """Help text listing every SWITCHBOARD_* variable a settings class reads, with defaults."""
+    import importlib
+
+    try:
+        fields = getattr(importlib.import_module(module), settings).model_fields
+    except Exception as exc:  # a broken service must not break the other commands' help
+        return f"(settings unavailable: {exc})"
+    lines = [
+        f"SWITCHBOARD_{name.upper()}={'' if field.default is None else field.default}"
+        for name, field in fields.items()
+        if not field.is_required()
+    ]
+    return "Environment variables (with defaults):\n\n" + "\n\n".join(lines)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"switchboard {version('switchboard')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """Switchboard: notification gateway, stream workers and dev tools."""
+
+
 Home = Annotated[Path, typer.Option(help="Where the cluster's config, data and logs live.")]
 
 
-@app.command()
+@app.command(epilog=_variables("gateway.config", "GatewaySettings"))
 def gateway(
     host: Annotated[str | None, typer.Option(help="Bind address (default 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default 8080).")] = None,
@@ -42,7 +78,10 @@ def gateway(
     run(host=host, port=port)
 
 
-@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    epilog=_variables("streams.config", "WorkerSettings"),
+)
 def worker(ctx: typer.Context) -> None:
     """Run a stream worker (Faust). Extra arguments go to `faust worker`, e.g. --web-port."""
     from schemas.tenants import TenantsFileError
@@ -86,6 +125,11 @@ def kafka_stop(home: Home = localkafka.DEFAULT_HOME) -> None:
 def kafka_status(home: Home = localkafka.DEFAULT_HOME) -> None:
     """Each node's pid, port and whether it runs. Exit 1 if any node is down."""
     nodes = localkafka.status(home)
+    if not nodes:
+        typer.echo(
+            f"no local Kafka cluster in {home} (start one: switchboard kafka start)", err=True
+        )
+        raise typer.Exit(1)
     for node, alive in nodes:
         state = "running" if alive else "stopped"
         typer.echo(f"node {node.node_id}: {state} 127.0.0.1:{node.port} pid={node.pid}")
@@ -195,20 +239,47 @@ def _onboarding(action: Callable[[], T]) -> T:
 def send(
     file: Annotated[Path, typer.Argument(help="JSON body to post.", exists=True)],
     token: Annotated[str, typer.Option(envvar="SWITCHBOARD_TOKEN", help="Bearer token or JWT.")],
-    url: Annotated[str, typer.Option()] = "http://127.0.0.1:8080/v1/notifications",
+    gateway_url: Annotated[
+        str, typer.Option("--gateway", help="The gateway's base URL.")
+    ] = "http://127.0.0.1:8080",
+    url: Annotated[
+        str | None,
+        typer.Option(help="Full endpoint URL (default: picked from the body, see above)."),
+    ] = None,
 ) -> None:
-    """Post one notification to a gateway and print the answer (exit 1 unless 2xx)."""
+    """Post one notification to a gateway and print the answer (exit 1 unless 2xx).
+
+    The endpoint follows the body: an app notification (it has `eventType`) goes to
+    /v1/app-notifications, anything else to /v1/notifications.
+    """
     import httpx
 
-    response = httpx.post(
-        url,
-        content=file.read_bytes(),
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-        timeout=30,
-    )
+    body = file.read_bytes()
+    target = url or f"{gateway_url.rstrip('/')}{_endpoint_for(body)}"
+    try:
+        response = httpx.post(
+            target,
+            content=body,
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+            timeout=30,
+        )
+    except httpx.HTTPError as exc:
+        typer.echo(f"switchboard send: {target}: {exc}", err=True)
+        raise typer.Exit(1) from None
     typer.echo(f"{response.status_code} {response.text}")
     if not response.is_success:
         raise typer.Exit(1)
+
+
+def _endpoint_for(body: bytes) -> str:
+    import json
+
+    try:
+        decoded = json.loads(body)
+    except ValueError:
+        decoded = None
+    is_app = isinstance(decoded, dict) and "eventType" in decoded
+    return "/v1/app-notifications" if is_app else "/v1/notifications"
 
 
 @app.command()

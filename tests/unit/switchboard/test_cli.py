@@ -1,9 +1,10 @@
-"""The `switchboard token` commands an operator uses to fill the tenants file."""
+"""The `switchboard` command: token commands, --version, help, one-line failures."""
 
 import re
 from pathlib import Path
 
 import jwt
+import pytest
 from typer.testing import CliRunner
 
 from schemas.tenants import TenantDirectory, token_sha256
@@ -43,3 +44,62 @@ def test_token_jwt_signs_as_the_app_sender_does(tmp_path: Path) -> None:
     )
     assert claims["sub"] is None
     assert claims["iss"] == "ams" and claims["exp"] - claims["iat"] == 60 and claims["jti"]
+
+
+def test_version() -> None:
+    from importlib.metadata import version
+
+    result = CliRunner().invoke(app, ["--version"])
+    assert (result.exit_code, result.output) == (0, f"switchboard {version('switchboard')}\n")
+
+
+@pytest.mark.parametrize(
+    ("command", "settings"),
+    [("gateway", "gateway.config:GatewaySettings"), ("worker", "streams.config:WorkerSettings")],
+)
+def test_help_lists_every_variable_the_command_reads(command: str, settings: str) -> None:
+    import importlib
+
+    module, name = settings.split(":")
+    fields = getattr(importlib.import_module(module), name).model_fields
+    result = CliRunner().invoke(app, [command, "--help"], terminal_width=200)
+    assert result.exit_code == 0
+    for field in fields:
+        assert f"SWITCHBOARD_{field.upper()}=" in result.output, field
+
+
+@pytest.mark.parametrize(
+    ("body", "path"),
+    [
+        (
+            b'{"eventId": "e", "eventType": "TENANT_REST_URL_CHANGE", "data": {}}',
+            "/v1/app-notifications",
+        ),
+        (b'{"notificationId": "n", "notificationType": "ASSET_COUNT"}', "/v1/notifications"),
+        (b"not json", "/v1/notifications"),
+    ],
+)
+def test_send_picks_the_endpoint_from_the_body(body: bytes, path: str) -> None:
+    from switchboard.cli import _endpoint_for
+
+    assert _endpoint_for(body) == path
+
+
+def test_send_to_a_gateway_that_is_not_there_is_one_line(tmp_path: Path) -> None:
+    from switchboard.localkafka import free_port
+
+    body = tmp_path / "body.json"
+    body.write_text("{}")
+    gateway = f"http://127.0.0.1:{free_port()}"
+    result = CliRunner().invoke(app, ["send", str(body), "--token", "t", "--gateway", gateway])
+    assert result.exit_code == 1
+    assert result.output.strip().count("\n") == 0
+    assert result.output.startswith(f"switchboard send: {gateway}/v1/notifications: ")
+
+
+def test_kafka_status_without_a_cluster_is_one_line(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["kafka", "status", "--home", str(tmp_path)])
+    assert result.exit_code == 1
+    assert result.output.strip() == (
+        f"no local Kafka cluster in {tmp_path} (start one: switchboard kafka start)"
+    )

@@ -35,22 +35,21 @@ class Consumer(Protocol):
 
 
 def partition_lags(consumer: Consumer, topic: str) -> dict[int, int]:
-    """Lag per assigned partition of `topic`; empty before the consumer has started."""
+    """Lag per assigned partition of `topic`; empty when it cannot be read right now.
+
+    The aiokafka consumer runs in its own thread, so its assignment can change while this
+    reads it (a rebalance): that scrape then has no samples rather than a wrong one.
+    """
     try:
-        assigned = [tp for tp in consumer.assignment() if tp.topic == topic]
-    except Exception:  # ConsumerNotStarted: the web port answers before Kafka does
-        return {}
-    lags = {}
-    for tp in assigned:
-        try:
+        lags = {}
+        for tp in [tp for tp in consumer.assignment() if tp.topic == topic]:
             end = consumer.highwater(tp)
-        except AssertionError:  # revoked by the consumer's thread since assignment()
-            continue
-        if end is None:
-            continue
-        committed = consumer._committed_offset.get(tp) or 0
-        lags[tp.partition] = max(end - committed, 0)
-    return lags
+            if end is not None:
+                committed = consumer._committed_offset.get(tp) or 0
+                lags[tp.partition] = max(end - committed, 0)
+        return lags
+    except Exception:  # ConsumerNotStarted before Kafka answers; a partition just revoked
+        return {}
 
 
 class ConsumerLagCollector(Collector):

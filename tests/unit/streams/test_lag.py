@@ -55,6 +55,16 @@ def test_no_samples_before_the_consumer_started() -> None:
     assert (family.name, family.samples) == (NAME, [])
 
 
+def test_no_samples_while_a_partition_is_revoked_under_the_scrape() -> None:
+    consumer = FakeConsumer({TP(RAW, 0): 1})
+
+    def revoked(tp: Any) -> int | None:
+        raise AssertionError("Partition is not assigned")  # aiokafka's highwater()
+
+    consumer.highwater = revoked  # type: ignore[method-assign]
+    assert partition_lags(consumer, RAW) == {}
+
+
 def test_collector_labels_topic_and_partition() -> None:
     consumer = FakeConsumer({TP(RAW, 2): 3})
     (family,) = ConsumerLagCollector(lambda: consumer, RAW).collect()

@@ -27,10 +27,14 @@ kafka-jars: ## Fetch the pinned Apache Kafka jars with Maven (cached)
 dev: install kafka-jars ## Start Kafka, one stream worker and the gateway (Ctrl-C stops all)
 	$(BIN)/switchboard dev
 
-test: install kafka-jars ## Lint, then run every test (unit, real-Kafka integration, deploy)
+test: install kafka-jars promtool ## Lint, then run every test (unit, real-Kafka integration, deploy)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
+
+promtool: ## Install promtool (Debian's prometheus package) for the alert rule tests
+	@command -v promtool >/dev/null || \
+		(apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus)
 
 lint: install ## ruff and mypy
 	$(BIN)/ruff check .

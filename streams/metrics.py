@@ -1,14 +1,27 @@
 """Prometheus metrics of a stream worker, served at GET /metrics on the worker's web port.
 
 Type labels are the modelled notification types, "other" for the rest: a sender cannot
-create label values (series) by inventing types.
+create label values (series) by inventing types. The process (memory, CPU, open files),
+platform and garbage-collector metrics are prometheus-client's standard collectors;
+consumer lag per partition is measured at scrape time (streams.lag, streams.probes).
 """
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    gc_collector,
+    platform_collector,
+    process_collector,
+)
 
 from schemas.topics import TOPIC_BY_TYPE
 
 registry = CollectorRegistry(auto_describe=True)
+process_collector.ProcessCollector(registry=registry)
+platform_collector.PlatformCollector(registry=registry)
+gc_collector.GCCollector(registry=registry)
 
 events = Counter(
     "switchboard_stream_events",
@@ -64,6 +77,11 @@ table_keys = Gauge(
 )
 ready = Gauge(
     "switchboard_stream_ready", "1 when tables are recovered and events flow.", registry=registry
+)
+rebalances = Counter(
+    "switchboard_stream_rebalances",
+    "Partition assignments this worker received from its consumer group (one per rebalance).",
+    registry=registry,
 )
 lag = Histogram(
     "switchboard_stream_lag_seconds",

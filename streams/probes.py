@@ -3,23 +3,30 @@
 GET /healthz  200 while the process serves HTTP.
 GET /readyz   200 only when table recovery has completed and no rebalance is under way;
               503 before, so a load balancer or a test waits on it, never on a sleep.
-GET /metrics  Prometheus text (streams.metrics), table sizes measured on each scrape.
+GET /metrics  Prometheus text (streams.metrics), table sizes and consumer lag (streams.lag)
+              measured on each scrape.
 """
 
 import logging
-from typing import cast
+from typing import Any, cast
 
 from faust.tables.manager import TableManager
 from faust.web import Request, Response, View
+from mode.types.signals import BaseSignalT
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from schemas.topics import RAW_NOTIFICATIONS
 from streams import metrics
-from streams.app import app
+from streams.app import app, settings
+from streams.lag import Consumer, ConsumerLagCollector
 from streams.store import estimated_size
 from streams.tables import TABLES
 
 log = logging.getLogger(__name__)
 READY_LINE = "switchboard worker ready"
+metrics.registry.register(
+    ConsumerLagCollector(lambda: cast(Consumer, app.consumer), settings.topic(RAW_NOTIFICATIONS))
+)
 
 
 def is_ready() -> bool:
@@ -49,6 +56,13 @@ class Metrics(View):
         return self.bytes(
             generate_latest(metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
         )
+
+
+def count_rebalance(sender: Any, /, *args: Any, signal: BaseSignalT[Any], **kwargs: Any) -> None:
+    metrics.rebalances.inc()
+
+
+app.on_partitions_assigned.connect(count_rebalance)
 
 
 _reported = {"ready": False}

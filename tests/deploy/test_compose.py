@@ -29,7 +29,8 @@ READY_CONDITIONS = {"service_healthy", "service_completed_successfully"}
 
 
 def test_the_promised_services() -> None:
-    assert set(SERVICES) == {"kafka", "topics", "worker-1", "worker-2", "gateway"}
+    monitoring = {"prometheus", "grafana"}  # tests/deploy/test_compose_monitoring.py
+    assert set(SERVICES) == {"kafka", "topics", "worker-1", "worker-2", "gateway"} | monitoring
     assert len(WORKERS) == 2
 
 

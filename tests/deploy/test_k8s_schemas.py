@@ -13,7 +13,7 @@ from tests.deploy.validation import KUBERNETES_VERSIONS, problems
 
 CUSTOM_KINDS_PER_OVERLAY = {
     "dev": {"KafkaTopic"},
-    "prod": {"KafkaTopic", "ScaledObject", "ServiceMonitor"},
+    "prod": {"KafkaTopic", "ScaledObject", "ServiceMonitor", "PrometheusRule"},
 }
 
 
@@ -72,6 +72,19 @@ def _service_monitor_bad_interval(m: dict[str, Any]) -> None:
     m["spec"]["endpoints"][0]["interval"] = "30 seconds"
 
 
+def _rule_misspelt_field(r: dict[str, Any]) -> None:
+    rule = r["spec"]["groups"][0]["rules"][0]
+    rule["fro"] = rule.pop("for")
+
+
+def _rule_both_alert_and_record(r: dict[str, Any]) -> None:
+    r["spec"]["groups"][0]["rules"][0]["record"] = "switchboard:ready"
+
+
+def _rule_bad_duration(r: dict[str, Any]) -> None:
+    r["spec"]["groups"][0]["rules"][0]["for"] = "1 minute"
+
+
 BREAKAGES = [
     ("Deployment", _broken_deployment, "imagePullPolcy"),
     ("Deployment", _deployment_without_selector, "selector"),
@@ -83,6 +96,9 @@ BREAKAGES = [
     ("ScaledObject", _scaled_object_without_target, "scaleTargetRef"),
     ("ServiceMonitor", _service_monitor_without_endpoints, "endpoints"),
     ("ServiceMonitor", _service_monitor_bad_interval, "interval"),
+    ("PrometheusRule", _rule_misspelt_field, "fro"),
+    ("PrometheusRule", _rule_both_alert_and_record, "rules.0"),
+    ("PrometheusRule", _rule_bad_duration, "for"),
 ]
 
 

@@ -60,16 +60,27 @@ def kafka_start(
         int | None, typer.Option(help="First controller port (default: port + 100).")
     ] = None,
     home: Home = localkafka.DEFAULT_HOME,
+    secure: Annotated[
+        bool,
+        typer.Option(
+            help="SASL_SSL (SCRAM-SHA-512) with a generated CA, and ACLs: users admin, "
+            "gateway, workers, consumer; their settings are printed."
+        ),
+    ] = False,
 ) -> None:
     """Fetch the pinned jars (first run), format KRaft storage, start, wait until it answers."""
     try:
         cluster = localkafka.start(
-            home, brokers=brokers, port=port, controller_port=controller_port
+            home, brokers=brokers, port=port, controller_port=controller_port, secure=secure
         )
     except localkafka.KafkaRunnerError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from exc
     typer.echo(cluster.bootstrap)
+    if secure:
+        for user in ("gateway", "workers", "consumer"):
+            settings = cluster.secrets.env(user)
+            typer.echo(f"# {user}: " + " ".join(f"{k}={v}" for k, v in settings.items()))
 
 
 @kafka_app.command("stop")

@@ -97,3 +97,19 @@ def test_each_prod_pod_logs_in_as_its_user_over_sasl_ssl(
 def test_dev_stays_plaintext_without_users(dev: Rendered) -> None:
     assert dev.of_kind("KafkaUser") == []
     assert "SWITCHBOARD_KAFKA_SECURITY_PROTOCOL" not in dev.config()
+
+
+def test_keda_reads_the_lag_as_the_workers_user_over_sasl_ssl(prod: Rendered) -> None:
+    (scaled,) = prod.of_kind("ScaledObject")
+    (trigger,) = scaled["spec"]["triggers"]
+    assert trigger["metadata"]["bootstrapServers"] == prod.config()["SWITCHBOARD_KAFKA_BOOTSTRAP"]
+    assert (trigger["metadata"]["sasl"], trigger["metadata"]["tls"]) == ("scram_sha512", "enable")
+    auth = prod.named("TriggerAuthentication", trigger["authenticationRef"]["name"])
+    worker = prod.named("StatefulSet", "switchboard-worker")
+    (username,) = [e for e in auth["spec"]["env"] if e["parameter"] == "username"]
+    assert env(worker, prod)[username["name"]] == "switchboard-workers"
+    assert username["containerName"] == container(worker)["name"]
+    refs = {r["parameter"]: (r["name"], r["key"]) for r in auth["spec"]["secretTargetRef"]}
+    volumes = {v["secret"]["secretName"] for v in pod_spec(worker)["volumes"] if "secret" in v}
+    assert refs["password"] == ("switchboard-workers", "password")
+    assert refs["ca"][1] == "ca.crt" and refs["ca"][0] in volumes  # the CA the worker trusts

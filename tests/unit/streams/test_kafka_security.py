@@ -1,5 +1,6 @@
-"""The shared Kafka security settings: one block, read the same way by both processes,
-mapped to librdkafka's options (gateway) and aiokafka's / Faust's (workers)."""
+"""The shared Kafka security settings (schemas.kafkasecurity): one block, read the same way by
+both processes, mapped to librdkafka's options (gateway) and aiokafka's and Faust's (workers).
+Here, not in tests/unit/schemas: importing streams.app needs the streams conftest first."""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -33,14 +33,22 @@ def gateway(
     port: Annotated[int | None, typer.Option(help="Port (default 8080).")] = None,
 ) -> None:
     """Serve the HTTP gateway: authenticate, validate, publish to raw-notifications."""
+    from pydantic import ValidationError
+
     from gateway.server import run
 
-    run(host=host, port=port)
+    try:
+        run(host=host, port=port)
+    except ValidationError as exc:
+        typer.echo(f"switchboard gateway: settings refused: {settings_problems(exc)}", err=True)
+        raise typer.Exit(1) from None
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def worker(ctx: typer.Context) -> None:
     """Run a stream worker (Faust). Extra arguments go to `faust worker`, e.g. --web-port."""
+    from pydantic import ValidationError
+
     from schemas.tenants import TenantsFileError
     from streams.worker import run
 
@@ -50,6 +58,18 @@ def worker(ctx: typer.Context) -> None:
         # One line, as the gateway does: typer's traceback would show the file's text.
         typer.echo(f"switchboard worker: tenants file refused: {exc}", err=True)
         raise typer.Exit(1) from None
+    except ValidationError as exc:  # WorkerSettings, read when streams.app is imported
+        typer.echo(f"switchboard worker: settings refused: {settings_problems(exc)}", err=True)
+        raise typer.Exit(1) from None
+
+
+def settings_problems(exc: Any) -> str:
+    """A settings ValidationError in one line, without the values (one may be a secret)."""
+    problems = []
+    for error in exc.errors(include_input=False, include_url=False):
+        where = ".".join(str(part) for part in error["loc"])
+        problems.append(f"{where}: {error['msg']}" if where else str(error["msg"]))
+    return "; ".join(problems)
 
 
 @kafka_app.command("start")

@@ -5,13 +5,15 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from schemas.kafkasecurity import KafkaSecurity
 from schemas.topics import RAW_NOTIFICATIONS
 
 MIB = 1024 * 1024
 
 
-class GatewaySettings(BaseSettings):
-    """Every knob of the gateway. Secrets are not here: they live in the tenants file."""
+class GatewaySettings(KafkaSecurity, BaseSettings):
+    """Every knob of the gateway. Senders' secrets live in the tenants file; Kafka's
+    credentials are the SWITCHBOARD_KAFKA_* fields of schemas.kafkasecurity."""
 
     model_config = SettingsConfigDict(env_prefix="SWITCHBOARD_", extra="ignore", frozen=True)
 

@@ -39,6 +39,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import confluent_kafka
+import confluent_kafka.admin
 import orjson
 from confluent_kafka import KafkaError, KafkaException
 
@@ -47,6 +48,7 @@ from gateway.errors import (
     KafkaUnavailableError,
     PublishError,
     PublishTimeoutError,
+    SetupError,
 )
 from gateway.errors import RecordTooLargeError as TooLargeForKafka
 
@@ -56,6 +58,10 @@ Headers = Sequence[tuple[str, bytes]]
 _TOO_LARGE = frozenset({KafkaError.MSG_SIZE_TOO_LARGE, KafkaError.INVALID_RECORD})
 _NO_SUCH_TOPIC = KafkaError.UNKNOWN_TOPIC_OR_PART
 _UNREACHABLE = frozenset({KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT, KafkaError._RESOLVE})
+# The broker refused the TLS handshake or the SASL credentials: retrying cannot help.
+_REFUSED = frozenset(
+    {KafkaError._AUTHENTICATION, KafkaError._SSL, KafkaError.SASL_AUTHENTICATION_FAILED}
+)
 _EXPIRY_TICK_S = 0.05
 _START_WAIT_S = 5.0  # at start, for the producer id of a reachable cluster
 _POLL_S = 0.001  # how often delivery reports are served while records are in flight
@@ -67,6 +73,73 @@ def _record_size(key: bytes, value: bytes, headers: Headers) -> int:
     for name, data in headers:
         size += len(name) + len(data) + 10
     return size
+
+
+def librdkafka_security(settings: GatewaySettings) -> dict[str, Any]:
+    """The shared Kafka security settings (schemas.kafkasecurity) as librdkafka options."""
+    options: dict[str, Any] = {"security.protocol": settings.kafka_security_protocol.value}
+    if settings.kafka_uses_sasl:
+        options["sasl.mechanism"] = settings.kafka_sasl_mechanism.value
+        options["sasl.username"] = settings.kafka_sasl_username
+        options["sasl.password"] = settings.kafka_sasl_secret()
+    files = {
+        "ssl.ca.location": settings.kafka_ssl_ca_file,
+        "ssl.certificate.location": settings.kafka_ssl_cert_file,
+        "ssl.key.location": settings.kafka_ssl_key_file,
+    }
+    options.update({name: str(path) for name, path in files.items() if path is not None})
+    return options
+
+
+def check_credentials(settings: GatewaySettings, within_s: float = 10.0) -> None:
+    """SetupError, in one line naming the settings to check, when the broker refuses this
+    gateway's TLS or SASL credentials; called once before serving.
+
+    Only a refusal stops the gateway: an unreachable broker does not (the gateway starts
+    in any order and waits for Kafka, see KafkaPublisher). Without this check a wrong
+    password would look like an outage forever: librdkafka retries the handshake and
+    every request gets 503."""
+    if settings.kafka_security_protocol == "PLAINTEXT":
+        return  # nothing to authenticate
+    refused: list[KafkaError] = []
+    down: list[KafkaError] = []
+
+    def on_error(error: KafkaError) -> None:
+        (refused if error.code() in _REFUSED else down).append(error)
+
+    config: dict[str, Any] = {
+        "bootstrap.servers": settings.kafka_bootstrap,
+        "client.id": "switchboard-gateway-check",
+        "error_cb": on_error,
+        "logger": logging.getLogger("gateway.librdkafka"),
+        "log_level": 0,
+        **librdkafka_security(settings),
+    }
+    try:
+        client = confluent_kafka.admin.AdminClient(config)
+    except (KafkaException, OSError) as exc:  # e.g. a CA or key file librdkafka cannot load
+        raise SetupError(_refusal_line(settings, str(exc))) from None
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline and not refused:
+        try:
+            client.list_topics(timeout=0.5)
+            return
+        except KafkaException as exc:
+            if exc.args[0].code() in _REFUSED:
+                refused.append(exc.args[0])
+        client.poll(0)  # serves error_cb
+        if down and any(e.code() == KafkaError._ALL_BROKERS_DOWN for e in down) and not refused:
+            return  # unreachable, not refused: the publisher waits for it
+    if refused:
+        raise SetupError(_refusal_line(settings, refused[0].str()))
+
+
+def _refusal_line(settings: GatewaySettings, reason: str) -> str:
+    reason = " ".join(reason.split())  # librdkafka's messages may span lines
+    return (
+        f"Kafka refused the gateway's credentials at {settings.kafka_bootstrap} "
+        f"({reason}); check {settings.kafka_check_hint()}"
+    )
 
 
 class Publisher(Protocol):
@@ -190,6 +263,7 @@ class KafkaPublisher:
             # errors there, once a second during an outage: the probe says that once.
             "logger": logging.getLogger("gateway.librdkafka"),
             "log_level": 2,
+            **librdkafka_security(s),
         }
         return _Producer(config, loop, on_fatal=self._on_fatal)
 

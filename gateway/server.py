@@ -20,6 +20,7 @@ from gateway.config import GatewaySettings
 from gateway.connections import HttpLimits, limited_protocol
 from gateway.deps import Gateway
 from gateway.errors import SetupError
+from gateway.publisher import check_credentials
 
 
 def run(host: str | None = None, port: int | None = None) -> None:
@@ -32,6 +33,7 @@ def run(host: str | None = None, port: int | None = None) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
+        check_credentials(settings)
         app = create_app(settings)
     except SetupError as exc:
         raise SystemExit(f"switchboard gateway: {exc}") from None

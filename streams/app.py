@@ -15,6 +15,7 @@ itself (tests/integration/test_streams_two_workers.py).
 from typing import cast
 
 import faust
+import faust.types.auth
 from faust.types import ProducerT
 from faust.web import Web
 from faust.web.drivers.aiohttp import Web as AiohttpWeb
@@ -47,11 +48,27 @@ class SwitchboardApp(faust.App):
         return cast(BatchingProducer, self.producer)
 
 
+def broker_credentials(settings: WorkerSettings) -> faust.types.auth.CredentialsT | None:
+    """The shared Kafka security settings as Faust's credentials, which Faust hands to
+    every aiokafka client it creates (consumer, producer, admin). The kafka:// URL stays:
+    the protocol comes from the credentials, SASL_SSL when they carry a TLS context."""
+    context = settings.kafka_ssl_context()
+    if settings.kafka_uses_sasl:
+        return faust.SASLCredentials(
+            username=settings.kafka_sasl_username,
+            password=settings.kafka_sasl_secret(),
+            ssl_context=context,
+            mechanism=settings.kafka_sasl_mechanism.value,
+        )
+    return faust.SSLCredentials(context) if context is not None else None
+
+
 def create_app(settings: WorkerSettings) -> SwitchboardApp:
     canonical = f"http://{settings.web_host}:{settings.web_port}"
     return SwitchboardApp(
         settings.app_id,
         broker=[f"kafka://{host.strip()}" for host in settings.kafka_bootstrap.split(",")],
+        broker_credentials=broker_credentials(settings),
         store=settings.store,
         datadir=str(settings.data_dir),
         topic_partitions=settings.partitions,

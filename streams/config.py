@@ -1,13 +1,18 @@
 """The stream worker's settings: one pydantic-settings class, read from SWITCHBOARD_* variables."""
 
+import ssl
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from schemas.kafkasecurity import KafkaSecurity
 
-class WorkerSettings(BaseSettings):
-    """Every knob of a stream worker. Secrets are not here: they live in the tenants file."""
+
+class WorkerSettings(KafkaSecurity, BaseSettings):
+    """Every knob of a stream worker. Senders' secrets live in the tenants file; Kafka's
+    credentials are the SWITCHBOARD_KAFKA_* fields of schemas.kafkasecurity."""
 
     model_config = SettingsConfigDict(env_prefix="SWITCHBOARD_", extra="ignore", frozen=True)
 
@@ -58,3 +63,27 @@ class WorkerSettings(BaseSettings):
     def topic(self, name: str) -> str:
         """The cluster-wide name of a topic of schemas.topics."""
         return f"{self.topic_prefix}{name}"
+
+    def kafka_ssl_context(self) -> ssl.SSLContext | None:
+        """The TLS context of every aiokafka client (Faust's and ours), None without TLS:
+        the broker is verified against kafka_ssl_ca_file (or the system's CAs), host name
+        included; the client certificate is presented when set (mTLS)."""
+        if not self.kafka_uses_tls:
+            return None
+        ca = str(self.kafka_ssl_ca_file) if self.kafka_ssl_ca_file else None
+        context = ssl.create_default_context(cafile=ca)
+        if self.kafka_ssl_cert_file is not None and self.kafka_ssl_key_file is not None:
+            context.load_cert_chain(self.kafka_ssl_cert_file, self.kafka_ssl_key_file)
+        return context
+
+    def aiokafka_security(self) -> dict[str, Any]:
+        """The shared Kafka security settings (schemas.kafkasecurity) as the keyword
+        arguments of aiokafka's clients (the admin client, the watermarks' consumer)."""
+        options: dict[str, Any] = {"security_protocol": self.kafka_security_protocol.value}
+        if self.kafka_uses_tls:
+            options["ssl_context"] = self.kafka_ssl_context()
+        if self.kafka_uses_sasl:
+            options["sasl_mechanism"] = self.kafka_sasl_mechanism.value
+            options["sasl_plain_username"] = self.kafka_sasl_username
+            options["sasl_plain_password"] = self.kafka_sasl_secret()
+        return options

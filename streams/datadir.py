@@ -34,6 +34,7 @@ Store.offset_key); tests/unit/streams/test_datadir.py fails if an upgrade change
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -132,8 +133,8 @@ def remember_cluster(tables: Path, cluster: str) -> None:
     (tables / CLUSTER_MARKER).write_text(cluster + "\n", encoding="utf-8")
 
 
-async def cluster_id(bootstrap: str) -> str:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+async def cluster_id(bootstrap: str, security: dict[str, Any]) -> str:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **security)
     await admin.start()
     try:
         return str((await admin.describe_cluster())["cluster_id"])
@@ -141,8 +142,10 @@ async def cluster_id(bootstrap: str) -> str:
         await admin.close()
 
 
-async def end_offsets(bootstrap: str, applied: Sequence[Applied]) -> dict[tuple[str, int], int]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+async def end_offsets(
+    bootstrap: str, security: dict[str, Any], applied: Sequence[Applied]
+) -> dict[tuple[str, int], int]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, **security)
     await consumer.start()
     try:
         tps = [TopicPartition(a.changelog, a.partition) for a in applied]
@@ -157,13 +160,14 @@ async def check_against_changelogs(
 ) -> None:
     """Raise StaleTablesError if the local tables come from another cluster or are ahead
     of their changelogs; else remember this cluster's id next to them."""
-    cluster = await cluster_id(settings.kafka_bootstrap)
+    security = settings.aiokafka_security()
+    cluster = await cluster_id(settings.kafka_bootstrap, security)
     applied = applied_offsets(tables, names, settings.partitions)
     if applied:
         known = remembered_cluster(tables)
         if known is not None and known != cluster:
             raise StaleTablesError(other_cluster_message(known, cluster, tables))
-        ends = await end_offsets(settings.kafka_bootstrap, applied)
+        ends = await end_offsets(settings.kafka_bootstrap, security, applied)
         found = stale(applied, ends)
         if found:
             raise StaleTablesError(stale_message(found, ends, tables))

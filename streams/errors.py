@@ -7,11 +7,13 @@
     │   ├── KeyMismatchError       the record key is not the organization of the body
     │   ├── CannotApplyError       valid, but a table value it leads to cannot be stored
     │   └── TooLargeForTopicError  its output record would pass the topic's max.message.bytes
+    ├── KafkaCredentialsError  the broker refused the worker's TLS or SASL credentials
     ├── TopicSetupError        the worker could not create or check its topics
     └── StaleTablesError       the data directory holds tables its changelogs do not
 
-TopicSetupError and StaleTablesError stop `switchboard worker` before Faust starts, with
-their message as one line saying what to do (streams.worker, streams.datadir).
+KafkaCredentialsError, TopicSetupError and StaleTablesError stop `switchboard worker`
+before Faust starts, with their message as one line saying what to do (streams.worker,
+streams.datadir).
 
 `RecordError.reason` is the short text put in the `dead-letter-reason` header. Anything
 else an agent meets while handling a record is dead-lettered as "internal-error: <type>":
@@ -68,3 +70,7 @@ class TopicSetupError(StreamsError):
 
 class StaleTablesError(StreamsError):
     """The local tables were applied past the end of their changelog: another cluster's."""
+
+
+class KafkaCredentialsError(StreamsError):
+    """The broker refused the TLS handshake or the SASL credentials (streams.worker)."""

@@ -41,6 +41,7 @@ watermarks = Watermarks(
         settings.kafka_bootstrap,
         settings.topic(names.RAW_NOTIFICATIONS),
         {settings.topic(name): name for name in OUTPUT_TOPICS},
+        security=settings.aiokafka_security(),
     )
 )
 

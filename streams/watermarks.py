@@ -21,6 +21,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -79,9 +80,15 @@ class KafkaTails:
     """
 
     def __init__(
-        self, bootstrap: str, source: str, outputs: dict[str, str], retry_s: float = 1.0
+        self,
+        bootstrap: str,
+        source: str,
+        outputs: dict[str, str],
+        retry_s: float = 1.0,
+        security: dict[str, Any] | None = None,
     ) -> None:
         self._bootstrap = bootstrap
+        self._security = security or {}  # WorkerSettings.aiokafka_security()
         self._source = source
         self._outputs = outputs
         self._retry_s = retry_s
@@ -117,6 +124,7 @@ class KafkaTails:
                 # The last record is there or not: no need to wait for more data.
                 fetch_max_wait_ms=10,
                 client_id="switchboard-watermarks",
+                **self._security,
             )
             await consumer.start()
             self._consumer = consumer

@@ -14,18 +14,50 @@ changelogs before Faust opens it (streams.datadir).
 
 import asyncio
 import logging
+import ssl
 import sys
 import time
 from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.conn import create_conn
+from aiokafka.errors import KafkaConnectionError, KafkaError
 
 from streams import datadir
 from streams.config import WorkerSettings
-from streams.errors import StaleTablesError, TopicSetupError
+from streams.errors import KafkaCredentialsError, StaleTablesError, TopicSetupError
 
 log = logging.getLogger(__name__)
 TOPIC_ALREADY_EXISTS = 36
+
+
+async def check_credentials(settings: WorkerSettings, within_s: float = 10.0) -> None:
+    """KafkaCredentialsError, naming the settings to check, when a bootstrap broker
+    refuses the TLS handshake or the SASL login. aiokafka's clients would log the refusal
+    and go on retrying as if the broker were down; one connection here tells them apart.
+    An unreachable broker is left to the steps that follow."""
+    if settings.kafka_security_protocol == "PLAINTEXT":
+        return  # nothing to authenticate
+    security = settings.aiokafka_security()
+    for address in settings.kafka_bootstrap.split(","):
+        host, _, port = address.strip().rpartition(":")
+        try:
+            conn = await asyncio.wait_for(
+                create_conn(host, int(port), request_timeout_ms=int(within_s * 1000), **security),
+                within_s,
+            )
+        except (ssl.SSLError, KafkaError) as exc:
+            if isinstance(exc, KafkaConnectionError):
+                continue
+            reason = " ".join(str(exc).split()) or type(exc).__name__
+            raise KafkaCredentialsError(
+                f"Kafka refused the worker's credentials at {address.strip()} "
+                f"({type(exc).__name__}: {reason}); check {settings.kafka_check_hint()}"
+            ) from None
+        except (OSError, TimeoutError):
+            continue
+        conn.close()
+        return
 
 
 def planned_topics(settings: WorkerSettings, changelogs: list[str]) -> list[NewTopic]:
@@ -48,7 +80,9 @@ def planned_topics(settings: WorkerSettings, changelogs: list[str]) -> list[NewT
 
 async def ensure_topics(settings: WorkerSettings, topics: list[NewTopic]) -> None:
     """Create missing topics; idempotent, and safe when several workers start together."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=settings.kafka_bootstrap, **settings.aiokafka_security()
+    )
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -130,9 +164,10 @@ def run(argv: list[str] | None = None) -> None:
     names = [(t.name, t.changelog_topic.get_topic_name()) for t in TABLES.values()]
     try:
         datadir.create(settings)
+        asyncio.run(check_credentials(settings))
         asyncio.run(ensure_topics(settings, planned_topics(settings, [c for _, c in names])))
         asyncio.run(datadir.check_against_changelogs(settings, app.conf.tabledir, names))
-    except (TopicSetupError, StaleTablesError) as exc:
+    except (KafkaCredentialsError, TopicSetupError, StaleTablesError) as exc:
         sys.exit(f"switchboard worker: {exc}")
     log.info("topics ready", extra={"fields": {"prefix": settings.topic_prefix}})
     sys.argv = faust_argv(settings, list(argv or []))

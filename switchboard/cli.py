@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 
@@ -73,9 +73,15 @@ def gateway(
     port: Annotated[int | None, typer.Option(help="Port (default 8080).")] = None,
 ) -> None:
     """Serve the HTTP gateway: authenticate, validate, publish to raw-notifications."""
+    from pydantic import ValidationError
+
     from gateway.server import run
 
-    run(host=host, port=port)
+    try:
+        run(host=host, port=port)
+    except ValidationError as exc:
+        typer.echo(f"switchboard gateway: settings refused: {settings_problems(exc)}", err=True)
+        raise typer.Exit(1) from None
 
 
 @app.command(
@@ -84,6 +90,8 @@ def gateway(
 )
 def worker(ctx: typer.Context) -> None:
     """Run a stream worker (Faust). Extra arguments go to `faust worker`, e.g. --web-port."""
+    from pydantic import ValidationError
+
     from schemas.tenants import TenantsFileError
     from streams.worker import run
 
@@ -93,6 +101,18 @@ def worker(ctx: typer.Context) -> None:
         # One line, as the gateway does: typer's traceback would show the file's text.
         typer.echo(f"switchboard worker: tenants file refused: {exc}", err=True)
         raise typer.Exit(1) from None
+    except ValidationError as exc:  # WorkerSettings, read when streams.app is imported
+        typer.echo(f"switchboard worker: settings refused: {settings_problems(exc)}", err=True)
+        raise typer.Exit(1) from None
+
+
+def settings_problems(exc: Any) -> str:
+    """A settings ValidationError in one line, without the values (one may be a secret)."""
+    problems = []
+    for error in exc.errors(include_input=False, include_url=False):
+        where = ".".join(str(part) for part in error["loc"])
+        problems.append(f"{where}: {error['msg']}" if where else str(error["msg"]))
+    return "; ".join(problems)
 
 
 @kafka_app.command("start")
@@ -103,16 +123,27 @@ def kafka_start(
         int | None, typer.Option(help="First controller port (default: port + 100).")
     ] = None,
     home: Home = localkafka.DEFAULT_HOME,
+    secure: Annotated[
+        bool,
+        typer.Option(
+            help="SASL_SSL (SCRAM-SHA-512) with a generated CA, and ACLs: users admin, "
+            "gateway, workers, consumer; their settings are printed."
+        ),
+    ] = False,
 ) -> None:
     """Fetch the pinned jars (first run), format KRaft storage, start, wait until it answers."""
     try:
         cluster = localkafka.start(
-            home, brokers=brokers, port=port, controller_port=controller_port
+            home, brokers=brokers, port=port, controller_port=controller_port, secure=secure
         )
     except localkafka.KafkaRunnerError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from exc
     typer.echo(cluster.bootstrap)
+    if secure:
+        for user in ("gateway", "workers", "consumer"):
+            settings = cluster.secrets.env(user)
+            typer.echo(f"# {user}: " + " ".join(f"{k}={v}" for k, v in settings.items()))
 
 
 @kafka_app.command("stop")

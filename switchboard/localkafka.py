@@ -4,7 +4,8 @@ The broker jars are pinned in scripts/kafka/pom.xml and fetched from Maven Centr
 once (cached in ~/.m2 and scripts/kafka/target/lib). Each node runs broker+controller in one
 JVM on 127.0.0.1 with its own ports and data dir; `brokers=3` makes a 3-voter quorum for
 fault tests. State (pids, ports) lives in <home>/cluster.json so `stop` and `status` work
-from another process.
+from another process. `secure=True` gives clients a SASL_SSL listener with ACLs instead
+of PLAINTEXT (switchboard.securekafka).
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
+
+from switchboard import securekafka
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 POM = REPO_ROOT / "scripts" / "kafka" / "pom.xml"
@@ -64,6 +68,16 @@ class Cluster:
     home: str
     cluster_id: str
     nodes: list[Node] = field(default_factory=list)
+    secure: bool = False
+
+    @property
+    def secrets(self) -> securekafka.Secrets:
+        """The CA, broker key and users' passwords of a secure cluster."""
+        return securekafka.Secrets(Path(self.home, "secure"))
+
+    def client_options(self, user: str = securekafka.ADMIN) -> dict[str, Any]:
+        """aiokafka keyword arguments to reach this cluster (as `user` if it is secure)."""
+        return self.secrets.aiokafka(user) if self.secure else {}
 
     @property
     def bootstrap(self) -> str:
@@ -81,7 +95,8 @@ class Cluster:
         if not path.exists():
             return None
         data = json.loads(path.read_text())
-        return cls(data["home"], data["cluster_id"], [Node(**n) for n in data["nodes"]])
+        nodes = [Node(**n) for n in data["nodes"]]
+        return cls(data["home"], data["cluster_id"], nodes, data.get("secure", False))
 
 
 def free_port() -> int:
@@ -152,6 +167,11 @@ def _properties(cluster: Cluster, node: Node, overrides: dict[str, str] | None =
         "num.network.threads": 2,
         "num.io.threads": 4,
         "unclean.leader.election.enable": "false",
+        **(
+            securekafka.properties(cluster.secrets, node.port, node.controller_port)
+            if cluster.secure
+            else {}
+        ),
         **(overrides or {}),
     }
     return "".join(f"{k}={v}\n" for k, v in settings.items())
@@ -193,9 +213,11 @@ def create(
     ports: list[int],
     controller_ports: list[int],
     overrides: dict[str, str] | None = None,
+    secure: bool = False,
 ) -> Cluster:
     """Lay out a fresh cluster (config + formatted KRaft storage), not started;
-    `overrides` replace or add broker properties (tests: a broker that auto-creates)."""
+    `overrides` replace or add broker properties (tests: a broker that auto-creates);
+    `secure`: a SASL_SSL listener, SCRAM users and ACLs (switchboard.securekafka)."""
     home_path = Path(home).resolve()
     if home_path.exists():
         shutil.rmtree(home_path)
@@ -204,7 +226,10 @@ def create(
     log4j = home_path / "log4j2.properties"
     log4j.write_text(LOG4J2)
     cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-    cluster = Cluster(str(home_path), cluster_id)
+    cluster = Cluster(str(home_path), cluster_id, secure=secure)
+    users = []  # SCRAM credentials, written into the metadata by `format`
+    if secure:
+        users = securekafka.format_arguments(securekafka.generate(cluster.secrets.directory))
     for i, (port, cport) in enumerate(zip(ports, controller_ports, strict=True), start=1):
         node_dir = home_path / f"node-{i}"
         node_dir.mkdir()
@@ -223,6 +248,7 @@ def create(
             f"--cluster-id={cluster_id}",
             "-c",
             str(props),
+            *users,
             log4j=log4j,
         )
         result = subprocess.run(cmd, capture_output=True, text=True, check=False)
@@ -274,12 +300,14 @@ def _wait_gone(pid: int, timeout: float) -> bool:
     return not pid_alive(pid)
 
 
-async def _brokers_answering(bootstrap: str) -> int:
+async def _brokers_answering(cluster: Cluster) -> int:
     from aiokafka import AIOKafkaClient
 
     # "connection refused" while the JVM starts is expected; keep it out of the output.
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
-    client = AIOKafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
+    client = AIOKafkaClient(
+        bootstrap_servers=cluster.bootstrap, request_timeout_ms=3000, **cluster.client_options()
+    )
     try:
         await client.bootstrap()
         await client.force_metadata_update()
@@ -298,7 +326,7 @@ def wait_ready(cluster: Cluster, timeout: float = 120.0, brokers: int | None = N
             if node.pid and not pid_alive(node.pid):
                 raise KafkaRunnerError(f"node {node.node_id} exited:\n{tail(node.log_file)}")
         try:
-            if asyncio.run(_brokers_answering(cluster.bootstrap)) >= want:
+            if asyncio.run(_brokers_answering(cluster)) >= want:
                 return
         except Exception as exc:  # any failure means "not ready yet"
             last_error = exc
@@ -320,16 +348,20 @@ def start(
     port: int = 9092,
     controller_port: int | None = None,
     timeout: float = 120.0,
+    secure: bool = False,
 ) -> Cluster:
-    """Create, start and wait for a cluster; a running one at `home` is stopped first."""
+    """Create, start and wait for a cluster; a running one at `home` is stopped first.
+    A secure one gets the ACLs of the default deployment (securekafka.acls())."""
     stop(home)
     ports = [port + i for i in range(brokers)]
     cbase = controller_port if controller_port is not None else port + 100
-    cluster = create(home, ports, [cbase + i for i in range(brokers)])
+    cluster = create(home, ports, [cbase + i for i in range(brokers)], secure=secure)
     try:
         for node in cluster.nodes:
             start_node(cluster, node.node_id)
         wait_ready(cluster, timeout)
+        if secure:
+            securekafka.grant(cluster.bootstrap, cluster.secrets, securekafka.acls())
     except BaseException:
         stop(home)
         raise

@@ -161,3 +161,11 @@ def test_tenants_file_is_mounted_and_valid(name: str) -> None:
     source, _, mode = mounts[path]
     assert mode == "ro"
     TenantDirectory.from_yaml((REPO_ROOT / source).read_text())
+
+
+@pytest.mark.parametrize("name", sorted(n for n, s in SERVICES.items() if s.get("ports")))
+def test_ports_are_published_on_the_loopback_only(name: str) -> None:
+    # The demo's Kafka listens PLAINTEXT without ACLs: on 0.0.0.0 anyone who reaches the
+    # host could write raw-notifications for any organization, bypassing the gateway.
+    for port in SERVICES[name]["ports"]:
+        assert str(port).startswith("127.0.0.1:"), f"{name} publishes {port} on all interfaces"

@@ -12,7 +12,11 @@ from schemas.tenants import TenantDirectory
 from tests.deploy.manifests import REPO_ROOT, WORKLOADS, Rendered, container, pod_spec
 
 # Secrets the operator creates (or syncs from a secret store) outside these files.
-EXTERNAL_SECRETS = {"prod": {"switchboard-tenants", "switchboard-gateway-tls"}, "dev": set()}
+# In prod also the Kafka cluster CA, copied from the Kafka cluster's namespace.
+EXTERNAL_SECRETS = {
+    "prod": {"switchboard-tenants", "switchboard-gateway-tls", "my-cluster-cluster-ca-cert"},
+    "dev": set(),
+}
 NOTIFICATION_PATHS = {"/v1/notifications", "/v1/app-notifications"}
 
 
@@ -52,6 +56,12 @@ def test_each_disruption_budget_covers_one_workload(overlay: Rendered) -> None:
 
 def test_every_referenced_config_and_secret_exists(overlay: Rendered) -> None:
     present = {(o["kind"], o["metadata"]["name"]) for o in overlay.objects}
+    # Strimzi's User Operator makes a Secret named like each KafkaUser, in its namespace.
+    present |= {
+        ("Secret", u["metadata"]["name"])
+        for u in overlay.of_kind("KafkaUser")
+        if u["metadata"].get("namespace") == overlay.named(*WORKLOADS[0])["metadata"]["namespace"]
+    }
     wanted = set()
     for workload in pods(overlay):
         wanted |= {

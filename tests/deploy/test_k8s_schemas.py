@@ -13,7 +13,7 @@ from tests.deploy.validation import KUBERNETES_VERSIONS, problems
 
 CUSTOM_KINDS_PER_OVERLAY = {
     "dev": {"KafkaTopic"},
-    "prod": {"KafkaTopic", "ScaledObject", "ServiceMonitor", "PrometheusRule"},
+    "prod": {"KafkaTopic", "KafkaUser", "ScaledObject", "ServiceMonitor", "PrometheusRule"},
 }
 
 
@@ -56,6 +56,15 @@ def _topic_misspelt_field(t: dict[str, Any]) -> None:
     t["spec"]["partition"] = t["spec"].pop("partitions")
 
 
+def _user_single_operation(u: dict[str, Any]) -> None:
+    acl = u["spec"]["authorization"]["acls"][0]
+    acl["operation"] = acl.pop("operations")[0]
+
+
+def _user_unknown_authentication(u: dict[str, Any]) -> None:
+    u["spec"]["authentication"]["type"] = "scram-sha-256"
+
+
 def _trigger_metadata_not_string(s: dict[str, Any]) -> None:
     s["spec"]["triggers"][0]["metadata"]["lagThreshold"] = 5000
 
@@ -92,6 +101,8 @@ BREAKAGES = [
     ("KafkaTopic", _topic_partitions_as_string, "partitions"),
     ("KafkaTopic", _topic_without_cluster_label, "strimzi.io/cluster"),
     ("KafkaTopic", _topic_misspelt_field, "partition"),
+    ("KafkaUser", _user_single_operation, "operation"),
+    ("KafkaUser", _user_unknown_authentication, "scram-sha-256"),
     ("ScaledObject", _trigger_metadata_not_string, "lagThreshold"),
     ("ScaledObject", _scaled_object_without_target, "scaleTargetRef"),
     ("ServiceMonitor", _service_monitor_without_endpoints, "endpoints"),

@@ -1,6 +1,10 @@
-"""The `switchboard` command: token commands, --version, help, one-line failures."""
+"""The `switchboard` command: token commands, --version, help, the one-line refusal of
+settings that cannot work and other one-line failures."""
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import jwt
@@ -103,3 +107,33 @@ def test_kafka_status_without_a_cluster_is_one_line(tmp_path: Path) -> None:
     assert result.output.strip() == (
         f"no local Kafka cluster in {tmp_path} (start one: switchboard kafka start)"
     )
+
+
+SASL_WITHOUT_USER = {
+    "SWITCHBOARD_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+    "SWITCHBOARD_KAFKA_SASL_PASSWORD": "hunter2",
+}
+
+
+def test_gateway_refuses_incomplete_kafka_settings_in_one_line() -> None:
+    result = runner.invoke(app, ["gateway"], env=SASL_WITHOUT_USER)
+    assert result.exit_code == 1
+    (line,) = result.output.strip().splitlines()
+    assert line.startswith("switchboard gateway: settings refused: ")
+    assert "SWITCHBOARD_KAFKA_SASL_USERNAME" in line and "hunter2" not in line
+
+
+def test_worker_refuses_incomplete_kafka_settings_in_one_line() -> None:
+    # A process of its own: streams.app reads WorkerSettings once, when first imported.
+    result = subprocess.run(
+        [sys.executable, "-m", "switchboard", "worker"],
+        env={**os.environ, **SASL_WITHOUT_USER},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("switchboard worker: settings refused: ")
+    assert "SWITCHBOARD_KAFKA_SASL_USERNAME" in line and "hunter2" not in line

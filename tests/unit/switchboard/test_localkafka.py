@@ -1,6 +1,14 @@
 """The local broker's settings, without starting it."""
 
-from switchboard import localkafka
+from ipaddress import ip_address
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.x509 import IPAddress
+from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
+
+from switchboard import localkafka, securekafka
 
 
 def cluster() -> localkafka.Cluster:
@@ -22,3 +30,47 @@ def test_the_local_broker_creates_no_topic_by_itself() -> None:
 
 def test_overrides_replace_a_setting() -> None:
     assert properties({"auto.create.topics.enable": "true"})["auto.create.topics.enable"] == "true"
+
+
+def test_a_secure_broker_has_no_plaintext_client_listener_and_enforces_acls(
+    tmp_path: Path,
+) -> None:
+    node = localkafka.Node(1, 9092, 9192, str(tmp_path / "data"), str(tmp_path / "kafka.log"))
+    secure = localkafka.Cluster(str(tmp_path), "id", [node], secure=True)
+    securekafka.generate(secure.secrets.directory)
+    text = localkafka._properties(secure, node)
+    found = dict(line.split("=", 1) for line in text.splitlines())
+    assert found["listeners"] == "SASL_SSL://127.0.0.1:9092,CONTROLLER://127.0.0.1:9192"
+    assert found["listener.security.protocol.map"] == "SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT"
+    assert found["authorizer.class.name"].endswith("StandardAuthorizer")
+    assert found["allow.everyone.if.no.acl.found"] == "false"
+    assert "PLAINTEXT://" not in found["advertised.listeners"]
+    for user in securekafka.USERS:  # every user's SCRAM credential is written at format time
+        assert any(f"name={user}," in arg for arg in securekafka.format_arguments(secure.secrets))
+
+
+def test_the_generated_ca_verifies_the_broker_for_127_0_0_1(tmp_path: Path) -> None:
+    found = securekafka.generate(tmp_path)
+    ca = x509.load_pem_x509_certificates(found.ca_file.read_bytes())
+    chain = x509.load_pem_x509_certificates(found.broker_pem.read_bytes())
+    verifier = (
+        PolicyBuilder().store(Store(ca)).build_server_verifier(IPAddress(ip_address("127.0.0.1")))
+    )
+    verifier.verify(chain[0], chain[1:])
+    other = x509.load_pem_x509_certificates(
+        securekafka.generate(tmp_path / "o").ca_file.read_bytes()
+    )
+    with pytest.raises(VerificationError):
+        PolicyBuilder().store(Store(other)).build_server_verifier(
+            IPAddress(ip_address("127.0.0.1"))
+        ).verify(chain[0], chain[1:])
+    assert oct(found.users_file.stat().st_mode & 0o777) == "0o600"
+
+
+def test_the_gateway_may_write_raw_notifications_only() -> None:
+    grants = {
+        (b.name, b.operation.name)
+        for b in securekafka.acls(prefix="p.")
+        if b.principal == "User:gateway"
+    }
+    assert grants == {("p.raw-notifications", "WRITE"), ("p.raw-notifications", "DESCRIBE")}

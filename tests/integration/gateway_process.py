@@ -11,6 +11,8 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -69,3 +71,15 @@ class GatewayServer:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(10)
+
+
+@contextmanager
+def ready_gateway(env: dict[str, str], log_path: Path) -> Iterator[GatewayServer]:
+    """A started gateway, once /readyz says 200; stopped on the way out."""
+    server = GatewayServer(env, log_path)
+    server.start()
+    try:
+        server.wait_status("/readyz", 200)
+        yield server
+    finally:
+        server.stop()

@@ -16,7 +16,7 @@ from tests.deploy.promql import (
     metric_names,
     rule_expressions,
 )
-from tests.integration.gateway_process import GatewayServer
+from tests.integration.gateway_process import GatewayServer, ready_gateway
 from tests.integration.streams_fixtures import WorkerGroup, create_topic
 from tests.unit.gateway.support import ACME_TOKEN, apple_body, bearer, write_tenants
 
@@ -30,20 +30,15 @@ def gateway(
     home = tmp_path_factory.mktemp("dashboard-gateway")
     topic = f"dashboard-{home.name}"
     asyncio.run(create_topic(kafka_bootstrap, topic, 1))
-    server = GatewayServer(
+    with ready_gateway(
         {
             "SWITCHBOARD_KAFKA_BOOTSTRAP": kafka_bootstrap,
             "SWITCHBOARD_TENANTS_FILE": str(write_tenants(home / "tenants.yaml")),
             "SWITCHBOARD_RAW_TOPIC": topic,
         },
         home / "gateway.log",
-    )
-    server.start()
-    try:
-        server.wait_status("/readyz", 200)
+    ) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")

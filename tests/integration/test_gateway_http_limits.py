@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.integration.gateway_process import GatewayServer
+from tests.integration.gateway_process import GatewayServer, ready_gateway
 from tests.integration.streams_fixtures import create_topic
 from tests.unit.gateway.support import ACME_TOKEN, apple_body, write_tenants
 
@@ -31,7 +31,7 @@ def gateway(
     home = tmp_path_factory.mktemp("limits")
     topic = f"limits-{home.name}"
     asyncio.run(create_topic(kafka_bootstrap, topic, 1))
-    server = GatewayServer(
+    with ready_gateway(
         {
             "SWITCHBOARD_KAFKA_BOOTSTRAP": kafka_bootstrap,
             "SWITCHBOARD_TENANTS_FILE": str(write_tenants(home / "tenants.yaml")),
@@ -42,13 +42,8 @@ def gateway(
             "SWITCHBOARD_HTTP_MAX_CONNECTIONS": str(MAX_CONNECTIONS),
         },
         home / "gateway.log",
-    )
-    server.start()
-    try:
-        server.wait_status("/readyz", 200)
+    ) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def connect(gateway: GatewayServer) -> socket.socket:

@@ -29,7 +29,7 @@ from aiokafka.errors import GroupAuthorizationFailedError, TopicAuthorizationFai
 from schemas import topics as names
 from switchboard import localkafka, securekafka
 from switchboard.localkafka import REPO_ROOT, Cluster, free_port
-from tests.integration.gateway_process import GatewayServer
+from tests.integration.gateway_process import GatewayServer, ready_gateway
 from tests.integration.streams_fixtures import TOKEN, WorkerGroup, query
 from tests.unit.gateway.support import apple_body
 
@@ -82,16 +82,11 @@ def group(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 def gateway(
     cluster: Cluster, group: WorkerGroup, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[GatewayServer]:
-    server = GatewayServer(
+    with ready_gateway(
         gateway_env(cluster, group, cluster.secrets.env("gateway")),
         tmp_path_factory.mktemp("secure-gateway") / "gateway.log",
-    )
-    server.start()
-    try:
-        server.wait_status("/readyz", 200)
+    ) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def subscriber_group(group: WorkerGroup) -> str:

@@ -4,15 +4,19 @@ store, and what happens when the store does not answer."""
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
 import pytest
 from pydantic import SecretStr
 from redis.asyncio import Redis
 
 from gateway.admission import ReplayTicket
+from gateway.app import create_app
 from gateway.config import GatewaySettings
 from gateway.errors import (
     AuthenticationError,
@@ -24,6 +28,7 @@ from gateway.metrics import GatewayMetrics
 from gateway.sharedstate import ADMIT, RedisAdmission, redis_admission
 from switchboard.localkafka import free_port
 from tests.redis_server import RedisServer
+from tests.unit.gateway.support import MemoryPublisher, ams_jwt, app_body, bearer, write_tenants
 
 
 def settings_for(url: str, prefix: str, **extra: object) -> GatewaySettings:
@@ -214,3 +219,27 @@ async def test_a_password_from_a_file_is_used(tmp_path: Path) -> None:
         await wrong.close()
     finally:
         server.kill()
+
+
+async def test_two_apps_release_a_refused_jwt_in_the_store(
+    redis_server: RedisServer, prefix: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A JWT whose request is refused after admission (422) is released in the store: the
+    sender may send it again, at any process, and then it is used."""
+    tenants = write_tenants(tmp_path / "tenants.yaml")
+    settings = settings_for(redis_server.url, prefix, tenants_file=tenants, raw_topic="raw")
+    apps = [create_app(settings, publisher=MemoryPublisher()) for _ in range(2)]
+    caplog.set_level(logging.INFO, "gateway.app")
+    async with contextlib.AsyncExitStack() as stack:
+        clients = []
+        for app in apps:
+            await stack.enter_async_context(app.router.lifespan_context(app))
+            transport = httpx.ASGITransport(app=app)
+            client = httpx.AsyncClient(transport=transport, base_url="http://gateway")
+            clients.append(await stack.enter_async_context(client))
+        one, two = clients
+        token, url = ams_jwt(), "/v1/app-notifications"
+        assert (await one.post(url, content=b"{}", headers=bearer(token))).status_code == 422
+        assert (await two.post(url, content=app_body(), headers=bearer(token))).status_code == 202
+        assert (await one.post(url, content=app_body(), headers=bearer(token))).status_code == 401
+    assert caplog.text.count("shared by every gateway process") == 2

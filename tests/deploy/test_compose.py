@@ -29,7 +29,7 @@ READY_CONDITIONS = {"service_healthy", "service_completed_successfully"}
 
 
 def test_the_promised_services() -> None:
-    assert set(SERVICES) == {"kafka", "topics", "worker-1", "worker-2", "gateway"}
+    assert set(SERVICES) == {"kafka", "topics", "worker-1", "worker-2", "gateway", "redis"}
     assert len(WORKERS) == 2
 
 
@@ -63,7 +63,7 @@ def test_dependencies_wait_for_health_or_completion(name: str) -> None:
         assert dependency in SERVICES
         expected = "service_completed_successfully" if dependency in ONE_SHOT else "service_healthy"
         assert spec["condition"] == expected, f"{name} -> {dependency}"
-    if name != "kafka":
+    if name not in {"kafka", "redis"}:
         assert depends, f"{name} starts before Kafka is up"
 
 
@@ -160,3 +160,20 @@ def test_tenants_file_is_mounted_and_valid(name: str) -> None:
     source, _, mode = mounts[path]
     assert mode == "ro"
     TenantDirectory.from_yaml((REPO_ROOT / source).read_text())
+
+
+def test_the_gateway_shares_its_state_through_the_redis_service() -> None:
+    gateway, redis = SERVICES["gateway"], SERVICES["redis"]
+    url = urlparse(gateway["environment"]["SWITCHBOARD_SHARED_STATE_URL"])
+    assert (url.scheme, url.hostname, url.port) == ("redis", "redis", 6379)
+    assert gateway["depends_on"]["redis"]["condition"] == "service_healthy"
+    assert redis["image"] == _k8s_store_image(), "one Redis version in compose and k8s/"
+    assert "ports" not in redis, "only the gateway reaches the store"
+    assert all(p.startswith("127.0.0.1:") for p in gateway["ports"])
+
+
+def _k8s_store_image() -> str:
+    documents = yaml.safe_load_all((REPO_ROOT / "k8s" / "base" / "sharedstate.yaml").read_text())
+    (store,) = [d for d in documents if d["kind"] == "StatefulSet"]
+    image: str = store["spec"]["template"]["spec"]["containers"][0]["image"]
+    return image

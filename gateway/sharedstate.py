@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable
 from urllib.parse import quote
 
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import ConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
@@ -76,6 +76,9 @@ class RedisAdmission:
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._client = client
+        # Bounds this process's connections to the store; waiting for one counts in the
+        # timeout. (redis-py's BlockingConnectionPool starved its waiters when measured.)
+        self._connections = asyncio.Semaphore(settings.shared_state_max_connections)
         self._script = client.register_script(ADMIT)
         self._prefix = settings.shared_state_key_prefix
         self._timeout = settings.shared_state_timeout_s
@@ -113,7 +116,7 @@ class RedisAdmission:
             self._fallbacks.labels("release").inc()
             return
         try:
-            async with asyncio.timeout(self._timeout):
+            async with asyncio.timeout(self._timeout), self._connections:
                 await self._client.delete(self._replay_key(*ticket.key))
         except _STORE_FAILURES as exc:
             # The token stays marked used until it expires: the sender's retry with the
@@ -144,7 +147,7 @@ class RedisAdmission:
         if not self._up():
             return None
         try:
-            async with asyncio.timeout(self._timeout):
+            async with asyncio.timeout(self._timeout), self._connections:
                 verdict = int(await self._script(keys=keys, args=args))
         except _STORE_FAILURES as exc:
             self._down(exc)
@@ -206,10 +209,8 @@ def redis_admission(settings: GatewaySettings, metrics: GatewayMetrics) -> Redis
     password = _password(settings)
     if password is not None:
         options["password"] = password
-    pool = BlockingConnectionPool.from_url(
+    pool = ConnectionPool.from_url(
         url,
-        max_connections=settings.shared_state_max_connections,
-        timeout=settings.shared_state_timeout_s,  # waiting for a free connection
         socket_timeout=settings.shared_state_timeout_s,
         socket_connect_timeout=settings.shared_state_timeout_s,
         # No retries: a request waits at most one timeout, then the fallback decides.

@@ -25,16 +25,18 @@ Both are logged once per outage and counted in switchboard_gateway_shared_state_
 
 import asyncio
 import functools
+import hashlib
 import logging
 import math
 import time
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import quote
 
 from redis.asyncio import ConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 
 from gateway.admission import ReplayTicket, limited, rate_limited, replayed
 from gateway.config import GatewaySettings
@@ -66,6 +68,67 @@ return 0
 _STORE_FAILURES = (RedisError, OSError, TimeoutError)
 
 
+class _Pipeline:
+    """ADMIT calls started in one event-loop turn go to the store as one pipeline: one
+    round trip, and one pass through redis-py's per-command machinery (~80 µs of CPU a
+    command when measured), for all the requests of that turn. Each call still gets the
+    verdict of its own script run; the store runs them one after the other, atomically."""
+
+    def __init__(self, client: Redis, connections: int) -> None:
+        self._client = client
+        self._sha = hashlib.sha1(ADMIT.encode()).hexdigest()  # noqa: S324 (Redis's name)
+        self._connections = asyncio.Semaphore(connections)
+        self._pending: list[tuple[list[str], list[float], asyncio.Future[int]]] = []
+        self._running: set[asyncio.Task[None]] = set()
+
+    def admit(self, keys: list[str], args: list[float]) -> asyncio.Future[int]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[int] = loop.create_future()
+        if not self._pending:
+            loop.call_soon(self._flush)
+        self._pending.append((keys, args, future))
+        return future
+
+    def _flush(self) -> None:
+        batch, self._pending = self._pending, []
+        task = asyncio.get_running_loop().create_task(self._run(batch))
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+
+    async def _run(self, batch: list[tuple[list[str], list[float], asyncio.Future[int]]]) -> None:
+        futures = [future for _, _, future in batch]
+        try:
+            async with self._connections:
+                results = await self._execute([(keys, args) for keys, args, _ in batch])
+                if any(isinstance(r, NoScriptError) for r in results):  # a new or restarted store
+                    await self._client.script_load(ADMIT)
+                    results = await self._execute([(keys, args) for keys, args, _ in batch])
+        except Exception as exc:
+            results = [exc] * len(batch)
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+        for future, result in zip(futures, results, strict=True):
+            if future.done():  # its request gave up (timeout)
+                continue
+            if isinstance(result, Exception):
+                future.set_exception(result)
+            else:
+                future.set_result(int(result))
+
+    async def _execute(self, calls: list[tuple[list[str], list[float]]]) -> list[Any]:
+        pipe = self._client.pipeline(transaction=False)
+        for keys, args in calls:
+            pipe.evalsha(self._sha, len(keys), *keys, *args)
+        results: list[Any] = await pipe.execute(raise_on_error=False)
+        return results
+
+    async def close(self) -> None:
+        for task in list(self._running):
+            task.cancel()
+
+
 class RedisAdmission:
     def __init__(
         self,
@@ -79,7 +142,7 @@ class RedisAdmission:
         # Bounds this process's connections to the store; waiting for one counts in the
         # timeout. (redis-py's BlockingConnectionPool starved its waiters when measured.)
         self._connections = asyncio.Semaphore(settings.shared_state_max_connections)
-        self._script = client.register_script(ADMIT)
+        self._pipeline = _Pipeline(client, settings.shared_state_max_connections)
         self._prefix = settings.shared_state_key_prefix
         self._timeout = settings.shared_state_timeout_s
         self._retry_s = settings.shared_state_retry_s
@@ -125,6 +188,7 @@ class RedisAdmission:
             self._fallbacks.labels("release").inc()
 
     async def close(self) -> None:
+        await self._pipeline.close()
         await self._client.aclose()
 
     def describe(self) -> str:
@@ -147,8 +211,8 @@ class RedisAdmission:
         if not self._up():
             return None
         try:
-            async with asyncio.timeout(self._timeout), self._connections:
-                verdict = int(await self._script(keys=keys, args=args))
+            async with asyncio.timeout(self._timeout):
+                verdict = await self._pipeline.admit(keys, args)
         except _STORE_FAILURES as exc:
             self._down(exc)
             return None

@@ -4,6 +4,7 @@ store, and what happens when the store does not answer."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -243,3 +244,29 @@ async def test_two_apps_release_a_refused_jwt_in_the_store(
         assert (await two.post(url, content=app_body(), headers=bearer(token))).status_code == 202
         assert (await one.post(url, content=app_body(), headers=bearer(token))).status_code == 401
     assert caplog.text.count("shared by every gateway process") == 2
+
+
+async def test_requests_of_one_loop_turn_share_a_round_trip_and_keep_their_verdicts(
+    admissions: tuple[RedisAdmission, RedisAdmission], redis_server: RedisServer
+) -> None:
+    """Ten at once (one pipeline): exactly the bucket's five pass; the same token twice in
+    one pipeline is admitted once. After SCRIPT FLUSH (a restarted store) the script is
+    loaded again and admissions go on."""
+    one, _ = admissions
+
+    async def outcome(tenant: str, rate: float, t: ReplayTicket | None) -> str:
+        try:
+            await one.admit(tenant, rate, t)
+        except RateLimitedError:
+            return "429"
+        except AuthenticationError:
+            return "401"
+        return "ok"
+
+    ten = await asyncio.gather(*(outcome("burst", 5.0, None) for _ in range(10)))
+    assert sorted(ten) == ["429"] * 5 + ["ok"] * 5
+    same = ticket("twice")
+    twice = await asyncio.gather(outcome("acme", 100.0, same), outcome("acme", 100.0, same))
+    assert twice == ["ok", "401"]
+    redis_server.command("SCRIPT", "FLUSH")
+    assert await outcome("acme", 100.0, ticket("after-flush")) == "ok"

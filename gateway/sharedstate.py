@@ -74,10 +74,10 @@ class _Pipeline:
     command when measured), for all the requests of that turn. Each call still gets the
     verdict of its own script run; the store runs them one after the other, atomically."""
 
-    def __init__(self, client: Redis, connections: int) -> None:
+    def __init__(self, client: Redis, connections: asyncio.Semaphore) -> None:
         self._client = client
         self._sha = hashlib.sha1(ADMIT.encode()).hexdigest()  # noqa: S324 (Redis's name)
-        self._connections = asyncio.Semaphore(connections)
+        self._connections = connections
         self._pending: list[tuple[list[str], list[float], asyncio.Future[int]]] = []
         self._running: set[asyncio.Task[None]] = set()
 
@@ -142,7 +142,7 @@ class RedisAdmission:
         # Bounds this process's connections to the store; waiting for one counts in the
         # timeout. (redis-py's BlockingConnectionPool starved its waiters when measured.)
         self._connections = asyncio.Semaphore(settings.shared_state_max_connections)
-        self._pipeline = _Pipeline(client, settings.shared_state_max_connections)
+        self._pipeline = _Pipeline(client, self._connections)
         self._prefix = settings.shared_state_key_prefix
         self._timeout = settings.shared_state_timeout_s
         self._retry_s = settings.shared_state_retry_s

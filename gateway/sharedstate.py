@@ -21,6 +21,8 @@ asked again for shared_state_retry_s, and meanwhile:
   component that holds no notification, failing open would let one tenant starve the
   others; per process, a tenant gets at most (processes x rate) until the store is back.
 Both are logged once per outage and counted in switchboard_gateway_shared_state_fallbacks.
+A call that timed out may still have run: such a JWT, answered 503, can stay marked used,
+and the sender's retry with the very same token is then refused as a replay (401).
 """
 
 import asyncio

@@ -78,8 +78,10 @@ class GatewaySettings(BaseSettings):
         default=None, description="A file holding the store's password (a mounted Secret)."
     )
     shared_state_password: SecretStr | None = None
-    # Every store call; an unreachable store then costs a request at most this long.
-    shared_state_timeout_s: float = Field(default=0.25, gt=0, le=5)
+    # Every store call; an unreachable store then costs a request at most this long. Not
+    # lower: on a saturated gateway the event loop alone lags by a few hundred ms, and a
+    # timeout refuses JWTs (503) for shared_state_retry_s.
+    shared_state_timeout_s: float = Field(default=0.5, gt=0, le=5)
     # After a failed call the store is not asked again for this long: replay refusal
     # answers 503 and the rate limit is per process meanwhile, at once.
     shared_state_retry_s: float = Field(default=1.0, gt=0)

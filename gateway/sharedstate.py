@@ -120,6 +120,12 @@ class _Pipeline:
                 future.set_result(int(result))
 
     async def _execute(self, calls: list[tuple[list[str], list[float]]]) -> list[Any]:
+        if len(calls) == 1:  # alone in its turn: a plain command costs less than a pipeline
+            keys, args = calls[0]
+            try:
+                return [await self._client.evalsha(self._sha, len(keys), *keys, *args)]
+            except NoScriptError as exc:
+                return [exc]
         pipe = self._client.pipeline(transaction=False)
         for keys, args in calls:
             pipe.evalsha(self._sha, len(keys), *keys, *args)

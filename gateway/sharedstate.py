@@ -71,47 +71,63 @@ _STORE_FAILURES = (RedisError, OSError, TimeoutError)
 
 
 class _Pipeline:
-    """ADMIT calls started in one event-loop turn go to the store as one pipeline: one
-    round trip, and one pass through redis-py's per-command machinery (~80 µs of CPU a
-    command when measured), for all the requests of that turn. Each call still gets the
-    verdict of its own script run; the store runs them one after the other, atomically."""
+    """ADMIT calls go to the store in pipelines: one round trip, and one pass through
+    redis-py's per-command machinery (~80 µs of CPU a command when measured), for many
+    requests. At most `connections` pipelines are in flight; calls arriving meanwhile wait
+    and leave together in the next one, so a slow store gets fewer, larger pipelines
+    instead of a queue of small ones. Each call still gets the verdict of its own script
+    run; the store runs them one after the other, each atomically."""
 
-    def __init__(self, client: Redis, connections: asyncio.Semaphore) -> None:
+    def __init__(self, client: Redis, connections: int) -> None:
         self._client = client
         self._sha = hashlib.sha1(ADMIT.encode()).hexdigest()  # noqa: S324 (Redis's name)
-        self._connections = connections
+        self._max_in_flight = connections
         self._pending: list[tuple[list[str], list[float], asyncio.Future[int]]] = []
+        self._scheduled = False
         self._running: set[asyncio.Task[None]] = set()
 
     def admit(self, keys: list[str], args: list[float]) -> asyncio.Future[int]:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[int] = loop.create_future()
-        if not self._pending:
-            loop.call_soon(self._flush)
         self._pending.append((keys, args, future))
+        self._schedule(loop)
         return future
 
+    def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
+        if not self._scheduled and len(self._running) < self._max_in_flight:
+            self._scheduled = True
+            loop.call_soon(self._flush)  # after the rest of this turn's requests
+
     def _flush(self) -> None:
+        self._scheduled = False
         batch, self._pending = self._pending, []
-        task = asyncio.get_running_loop().create_task(self._run(batch))
-        self._running.add(task)
-        task.add_done_callback(self._running.discard)
+        if batch:
+            task = asyncio.get_running_loop().create_task(self._run(batch))
+            self._running.add(task)
+            task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._running.discard(task)
+        if self._pending:
+            self._schedule(asyncio.get_running_loop())
 
     async def _run(self, batch: list[tuple[list[str], list[float], asyncio.Future[int]]]) -> None:
-        futures = [future for _, _, future in batch]
+        live = [entry for entry in batch if not entry[2].done()]  # not given up yet
+        if not live:
+            return
+        calls = [(keys, args) for keys, args, _ in live]
         try:
-            async with self._connections:
-                results = await self._execute([(keys, args) for keys, args, _ in batch])
-                if any(isinstance(r, NoScriptError) for r in results):  # a new or restarted store
-                    await self._client.script_load(ADMIT)
-                    results = await self._execute([(keys, args) for keys, args, _ in batch])
+            results = await self._execute(calls)
+            if any(isinstance(r, NoScriptError) for r in results):  # a new or restarted store
+                await self._client.script_load(ADMIT)
+                results = await self._execute(calls)
         except Exception as exc:
-            results = [exc] * len(batch)
+            results = [exc] * len(live)
         except BaseException:
-            for future in futures:
+            for _, _, future in live:
                 future.cancel()
             raise
-        for future, result in zip(futures, results, strict=True):
+        for (_, _, future), result in zip(live, results, strict=True):
             if future.done():  # its request gave up (timeout)
                 continue
             if isinstance(result, Exception):
@@ -147,10 +163,11 @@ class RedisAdmission:
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._client = client
-        # Bounds this process's connections to the store; waiting for one counts in the
-        # timeout. (redis-py's BlockingConnectionPool starved its waiters when measured.)
+        # Releases' connections (admissions are bounded by their pipelines); waiting for
+        # one counts in the timeout. redis-py's BlockingConnectionPool starved its waiters
+        # when measured: every call timed out at 64 concurrent.
         self._connections = asyncio.Semaphore(settings.shared_state_max_connections)
-        self._pipeline = _Pipeline(client, self._connections)
+        self._pipeline = _Pipeline(client, settings.shared_state_max_connections)
         self._prefix = settings.shared_state_key_prefix
         self._timeout = settings.shared_state_timeout_s
         self._retry_s = settings.shared_state_retry_s

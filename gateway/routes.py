@@ -1,6 +1,7 @@
 """The HTTP endpoints. Checks run in a fixed order, so a sender always hears the first
 thing to fix: 401 credentials, 429 rate, 415 content type, 413 size, 400 JSON, 422 schema,
-403 organization not the caller's, then 503 if Kafka does not store it.
+403 organization not the caller's, then 503 if Kafka does not store it. (A JWT gets 503
+in place of the 429 check when the shared replay store does not answer: gateway.sharedstate.)
 
 The tenant's rate is charged as soon as the caller is authenticated, whatever the request
 turns out to be: a refused body costs the event loop as much as an accepted one (a 1 MiB

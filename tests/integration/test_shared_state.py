@@ -17,6 +17,7 @@ from pydantic import SecretStr
 from redis.asyncio import Redis
 
 from gateway.admission import ReplayTicket
+from gateway.admitscript import ADMIT
 from gateway.app import create_app
 from gateway.config import GatewaySettings
 from gateway.errors import (
@@ -26,7 +27,7 @@ from gateway.errors import (
     SharedStateUnavailableError,
 )
 from gateway.metrics import GatewayMetrics
-from gateway.sharedstate import ADMIT, RedisAdmission, redis_admission
+from gateway.sharedstate import RedisAdmission, redis_admission
 from switchboard.localkafka import free_port
 from tests.redis_server import RedisServer
 from tests.unit.gateway.support import MemoryPublisher, ams_jwt, app_body, bearer, write_tenants

@@ -24,10 +24,13 @@ kafka-jars: ## Fetch the pinned Apache Kafka jars with Maven (cached)
 	@ls scripts/kafka/target/lib/kafka_2.13-*.jar >/dev/null 2>&1 || \
 		mvn -B -q -f scripts/kafka/pom.xml dependency:copy-dependencies
 
+redis: ## Install redis-server (Debian's package) for the shared-state tests, once
+	@command -v redis-server >/dev/null || (apt-get update -qq && apt-get install -y -qq redis-server)
+
 dev: install kafka-jars ## Start Kafka, one stream worker and the gateway (Ctrl-C stops all)
 	$(BIN)/switchboard dev
 
-test: install kafka-jars promtool ## Lint, then run every test (unit, real-Kafka integration, deploy)
+test: install kafka-jars promtool redis ## Lint, then run every test (unit, real-Kafka integration, deploy)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
@@ -44,4 +47,4 @@ lint: install ## ruff and mypy
 clean: ## Remove local state (.dev, .kafka) but keep .venv and the jars
 	rm -rf .dev .kafka
 
-.PHONY: help install kafka-jars dev test lint clean
+.PHONY: help install kafka-jars redis dev test lint clean

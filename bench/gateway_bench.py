@@ -9,21 +9,28 @@ were answered (open loop), over keep-alive HTTP/1.1 connections; latency runs fr
 scheduled send time, so a slow gateway shows up as latency, not as a lower offered rate.
 The mix is switchboard.workload's (Apple types, app events each with a fresh HS256 JWT, test
 notifications, an unmodelled type) plus --bad-share refused requests (401 and 422).
+
+--shared-state starts a redis-server (no persistence) for the run and points the gateway
+at it (SWITCHBOARD_SHARED_STATE_URL): every request then costs one round trip to it
+(the rate limit, and the replay key of a JWT); --shared-state-url uses a store you run.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -151,10 +158,40 @@ async def drive(args: argparse.Namespace, setup: Setup, pid: int) -> None:
     pool.close()
 
 
-def start_gateway(args: argparse.Namespace, setup: Setup, topic: str, log: Path) -> Any:
+@contextlib.contextmanager
+def shared_state(args: argparse.Namespace, directory: Path) -> Iterator[str | None]:
+    """The store's URL for the gateway: given, started here for the run, or None."""
+    if args.shared_state_url or not args.shared_state:
+        yield args.shared_state_url
+        return
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise SystemExit("--shared-state needs redis-server (make redis)")
+    port = free_port()
+    command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+               "--appendonly", "no", "--dir", str(directory)]  # fmt: skip
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True,
+                             check=False).stdout.strip() != b"PONG":  # fmt: skip
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise SystemExit("redis-server did not start")
+            time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        server.kill()
+        server.wait(10)
+
+
+def start_gateway(
+    args: argparse.Namespace, setup: Setup, topic: str, log: Path, store: str | None
+) -> Any:
     env = {**os.environ, "SWITCHBOARD_KAFKA_BOOTSTRAP": args.bootstrap,
            "SWITCHBOARD_TENANTS_FILE": str(setup.tenants_file), "SWITCHBOARD_RAW_TOPIC": topic,
            "SWITCHBOARD_LOG_LEVEL": "warning"}  # fmt: skip
+    if store:
+        env["SWITCHBOARD_SHARED_STATE_URL"] = store
     command = [sys.executable, "-m", "switchboard", "gateway", "--port", str(args.port)]
     if args.floor:
         command = [sys.executable, str(REPO / "bench" / "asgi_floor.py"), str(args.port)]
@@ -203,17 +240,20 @@ def main() -> None:
     cli.add_argument("--port", type=int, default=0)
     floor = "drive bench/asgi_floor.py (uvicorn, an app that does nothing) instead"
     cli.add_argument("--floor", action="store_true", help=floor)
+    store = "start a redis-server and give the gateway its replay memory and rate limits"
+    cli.add_argument("--shared-state", action="store_true", help=store)
+    cli.add_argument("--shared-state-url", help="redis://... of a store to use instead")
     args = cli.parse_args()
     args.port = args.port or free_port()
     topic = f"bench-raw-{uuid.uuid4().hex[:8]}"
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, shared_state(args, Path(tmp)) as store:
         setup = make_setup(Path(tmp), args.tenants, args.orgs)
         asyncio.run(topic_admin(args.bootstrap, topic, args.partitions))
-        gateway = start_gateway(args, setup, topic, Path(tmp) / "gateway.log")
+        gateway = start_gateway(args, setup, topic, Path(tmp) / "gateway.log", store)
         try:
             uvloop.run(drive(args, setup, gateway.pid))
             print(json.dumps({"gateway peak RSS MiB": memory(gateway.pid, "VmHWM"),
-                              "cpus": os.cpu_count()}))  # fmt: skip
+                              "cpus": os.cpu_count(), "shared state": bool(store)}))  # fmt: skip
         finally:
             gateway.send_signal(signal.SIGTERM)
             gateway.wait(30)

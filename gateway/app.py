@@ -17,6 +17,7 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp
 
+from gateway.admission import Admission, InProcessAdmission
 from gateway.auth import JwtVerifier
 from gateway.config import GatewaySettings
 from gateway.deps import Gateway
@@ -33,6 +34,7 @@ from gateway.publisher import KafkaPublisher, Publisher
 from gateway.ratelimit import RateLimiter
 from gateway.replay import ReplayCache
 from gateway.routes import NOTIFICATION_ENDPOINTS, ROUTES, service_router
+from gateway.sharedstate import redis_admission
 from schemas.tenants import TenantRegistry, TenantsFileError
 
 log = logging.getLogger(__name__)
@@ -48,8 +50,8 @@ def create_app(
         settings=settings,
         tenants=_load_tenants(settings),
         publisher=publisher or KafkaPublisher(settings),
-        verifier=JwtVerifier(settings.jwt_leeway_s, ReplayCache(settings.jti_cache_size)),
-        limiter=RateLimiter(settings.rate_limit_burst_s),
+        verifier=JwtVerifier(settings.jwt_leeway_s),
+        admission=_admission(settings, metrics),
         metrics=metrics,
     )
     metrics.kafka_ready.set_function(lambda: float(gateway.publisher.ready()))
@@ -83,6 +85,15 @@ class _GatewayApp(FastAPI):
         return RequestContextMiddleware(stack, gateway.metrics, ROUTES)
 
 
+def _admission(settings: GatewaySettings, metrics: GatewayMetrics) -> Admission:
+    """The shared store when configured, else this process's memory (said at start)."""
+    if settings.shared_state_url is not None:
+        return redis_admission(settings, metrics)
+    return InProcessAdmission(
+        ReplayCache(settings.jti_cache_size), RateLimiter(settings.rate_limit_burst_s)
+    )
+
+
 def _load_tenants(settings: GatewaySettings) -> TenantRegistry:
     if settings.tenants_file is None:
         raise SetupError("SWITCHBOARD_TENANTS_FILE is not set: the gateway needs a tenants file")
@@ -95,6 +106,7 @@ def _load_tenants(settings: GatewaySettings) -> TenantRegistry:
 @contextlib.asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     gateway: Gateway = app.state.gateway
+    log.info(gateway.admission.describe())
     await gateway.publisher.start()
     reloader = asyncio.create_task(_reload_tenants(gateway), name="tenants-reload")
     try:
@@ -104,6 +116,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         with contextlib.suppress(asyncio.CancelledError):
             await reloader
         await gateway.publisher.stop()
+        await gateway.admission.close()
 
 
 async def _reload_tenants(gateway: Gateway) -> None:

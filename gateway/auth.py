@@ -10,7 +10,8 @@ each key of the ring (current and previous secrets during a rotation); the claim
 then checked here, after normalising millisecond timestamps (the sender's documented
 sample uses them). exp and iat are required. Every token is single-use: its jti, or for a
 token without one (the sender's sample has `jti: null`) a digest of its signed part, is
-remembered per issuer until the token expires (gateway.replay).
+remembered per issuer until the token expires: verify() returns it as a ReplayTicket,
+which gateway.admission marks used (in this process or in the shared store).
 
 Until the signature is verified every failure gets the same detail, so the answer does
 not tell an unknown issuer from a wrong secret; after it, the detail names the claim.
@@ -30,8 +31,8 @@ from typing import Any
 import jwt
 from jwt.algorithms import HMACAlgorithm
 
+from gateway.admission import ReplayTicket
 from gateway.errors import AuthenticationError
-from gateway.replay import ReplayCache, ReplayKey
 from schemas.tenants import AppIssuer, Tenant, TenantDirectory
 from schemas.tenants import bearer_token as parse_bearer
 
@@ -73,19 +74,17 @@ def authenticate_bearer(directory: TenantDirectory, authorization: str | None) -
 
 @dataclass
 class AppCaller:
-    """A verified app issuer and its tenant. `release()` un-uses the token (request refused)."""
+    """A verified app issuer and its tenant; `ticket` is what makes the token single-use
+    (not marked used yet: gateway.admission does that)."""
 
     tenant: Tenant
     issuer: AppIssuer
-    release: Callable[[], None]
+    ticket: ReplayTicket
 
 
 class JwtVerifier:
-    def __init__(
-        self, leeway_s: float, replays: ReplayCache, clock: Callable[[], float] = time.time
-    ) -> None:
+    def __init__(self, leeway_s: float, clock: Callable[[], float] = time.time) -> None:
         self._leeway = leeway_s
-        self._replays = replays
         self._clock = clock
 
     def verify(self, directory: TenantDirectory, authorization: str | None) -> AppCaller:
@@ -97,7 +96,9 @@ class JwtVerifier:
         tenant = directory.tenant(issuer.tenant)
         if tenant is None:  # the tenants file refuses this; kept for safety
             raise AuthenticationError(INVALID_TOKEN, "unknown_tenant")
-        return AppCaller(tenant, issuer, self._reserve(issuer, claims, token, until))
+        return AppCaller(
+            tenant, issuer, ReplayTicket((issuer.iss, _replay_id(claims, token)), until)
+        )
 
     def _check_times(self, issuer: AppIssuer, claims: dict[str, Any]) -> float:
         """Check exp/iat/nbf; return when the token stops being acceptable (epoch s).
@@ -131,17 +132,6 @@ class JwtVerifier:
                 "lifetime",
             )
         return exp + leeway
-
-    def _reserve(
-        self, issuer: AppIssuer, claims: dict[str, Any], token: str, until: float
-    ) -> Callable[[], None]:
-        """Mark the token used; the returned function un-marks it (request refused)."""
-        key: ReplayKey = (issuer.iss, _replay_id(claims, token))
-        if not self._replays.reserve(key, until):
-            raise AuthenticationError(
-                "the token was already used (same jti or same token)", "replay"
-            )
-        return lambda: self._replays.release(key)
 
 
 def _replay_id(claims: dict[str, Any], token: str) -> str:

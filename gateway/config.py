@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.kafkasecurity import KafkaSecurity
@@ -70,6 +70,27 @@ class GatewaySettings(KafkaSecurity, BaseSettings):
     # Open connections of one process; past it a new one gets 503 at once. Each may hold
     # up to max_body_bytes while its body is read.
     http_max_connections: int = Field(default=1024, ge=1)
+
+    # Shared state (gateway.sharedstate): JWT replay refusal and the tenants' rate limits
+    # held in one Redis/Valkey for every gateway process. Unset: both are per process.
+    shared_state_url: SecretStr | None = Field(
+        default=None, description="redis://[user:password@]host:6379/0 (rediss:// for TLS)."
+    )
+    shared_state_password_file: Path | None = Field(
+        default=None, description="A file holding the store's password (a mounted Secret)."
+    )
+    shared_state_password: SecretStr | None = None
+    # Every store call; an unreachable store then costs a request at most this long. Not
+    # lower: on a saturated gateway the event loop alone lags by a few hundred ms, and a
+    # timeout refuses JWTs (503) for shared_state_retry_s.
+    shared_state_timeout_s: float = Field(default=0.5, gt=0, le=5)
+    # After a failed call the store is not asked again for this long: replay refusal
+    # answers 503 and the rate limit is per process meanwhile, at once.
+    shared_state_retry_s: float = Field(default=1.0, gt=0)
+    shared_state_key_prefix: str = "switchboard:"
+    # Connections of one process to the store; a request waits for a free one at most
+    # shared_state_timeout_s. Each admission holds one for a round trip (~0.2 ms).
+    shared_state_max_connections: int = Field(default=32, ge=1)
 
     tenants_reload_interval_s: float = Field(default=1.0, gt=0)
     access_log: bool = False

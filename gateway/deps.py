@@ -9,19 +9,18 @@ which tests can override; the notification endpoints get their collaborators fro
 create_app(settings, publisher=...).
 """
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
 
+from gateway.admission import Admission, ReplayTicket
 from gateway.auth import JwtVerifier, authenticate_bearer
 from gateway.config import GatewaySettings
 from gateway.errors import AuthenticationError
 from gateway.intake import Incoming
 from gateway.metrics import GatewayMetrics
 from gateway.publisher import Publisher
-from gateway.ratelimit import RateLimiter
 from schemas.tenants import Tenant, TenantDirectory, TenantRegistry
 
 
@@ -31,25 +30,23 @@ class Gateway:
     tenants: TenantRegistry
     publisher: Publisher
     verifier: JwtVerifier
-    limiter: RateLimiter
+    admission: Admission
     metrics: GatewayMetrics
-
-
-def _nothing() -> None:
-    return None
 
 
 @dataclass(frozen=True)
 class Caller:
-    """An authenticated caller and the tenants-file version it was checked against
-    (a reload during the request does not change which rules apply to it)."""
+    """An authenticated and admitted caller, and the tenants-file version it was checked
+    against (a reload during the request does not change which rules apply to it).
+    `ticket`: the JWT marked used, to release if the request is refused after all."""
 
     directory: TenantDirectory
     tenant: Tenant
-    release: Callable[[], None] = field(default=_nothing)
+    ticket: ReplayTicket | None = None
 
 
-def bearer_caller(incoming: Incoming, gateway: Gateway, route: str) -> Caller:
+async def bearer_caller(incoming: Incoming, gateway: Gateway, route: str) -> Caller:
+    """The tenant of the bearer token, charged one request (401, then 429)."""
     directory = gateway.tenants.current
     try:
         tenant = authenticate_bearer(directory, incoming.header(b"authorization"))
@@ -57,18 +54,25 @@ def bearer_caller(incoming: Incoming, gateway: Gateway, route: str) -> Caller:
         gateway.metrics.auth_failures.labels(route, exc.reason).inc()
         raise
     incoming.tenant = tenant.id
+    await gateway.admission.admit(tenant.id, _rate(gateway, tenant), None)
     return Caller(directory, tenant)
 
 
-def jwt_caller(incoming: Incoming, gateway: Gateway, route: str) -> Caller:
+async def jwt_caller(incoming: Incoming, gateway: Gateway, route: str) -> Caller:
+    """The issuer's tenant, charged one request, the token marked used (401, then 429)."""
     directory = gateway.tenants.current
     try:
         app = gateway.verifier.verify(directory, incoming.header(b"authorization"))
-    except AuthenticationError as exc:
+        incoming.tenant = app.tenant.id
+        await gateway.admission.admit(app.tenant.id, _rate(gateway, app.tenant), app.ticket)
+    except AuthenticationError as exc:  # a replay is refused by the admission
         gateway.metrics.auth_failures.labels(route, exc.reason).inc()
         raise
-    incoming.tenant = app.tenant.id
-    return Caller(directory, app.tenant, app.release)
+    return Caller(directory, app.tenant, app.ticket)
+
+
+def _rate(gateway: Gateway, tenant: Tenant) -> float:
+    return tenant.rate_limit_per_s or gateway.settings.default_rate_limit_per_s
 
 
 async def get_gateway(request: Request) -> Gateway:

@@ -11,9 +11,10 @@
         ├── UnsupportedMediaTypeError 415  not application/json
         ├── SchemaViolationError    422  valid JSON, not a valid notification
         ├── RateLimitedError        429  the tenant's rate limit, with Retry-After
-        └── PublishError            503  not durably in Kafka, with Retry-After
-            ├── KafkaUnavailableError    the broker is known to be unreachable: fail fast
-            └── PublishTimeoutError      no acknowledgement within publish_timeout_s
+        ├── PublishError            503  not durably in Kafka, with Retry-After
+        │   ├── KafkaUnavailableError    the broker is known to be unreachable: fail fast
+        │   └── PublishTimeoutError      no acknowledgement within publish_timeout_s
+        └── SharedStateUnavailableError 503  the JWT replay store does not answer
 
 Refused before a request reaches the app (gateway.connections, `problem_message`): 408 a
 request too slow to arrive, 431 a request head too large or with too many headers, 503 a
@@ -116,6 +117,15 @@ class KafkaUnavailableError(PublishError):
 
 class PublishTimeoutError(PublishError):
     pass
+
+
+class SharedStateUnavailableError(ProblemError):
+    """A JWT cannot be checked for replay (gateway.sharedstate): refused, to be retried."""
+
+    status = 503
+
+    def __init__(self, detail: str, retry_after_s: int) -> None:
+        super().__init__(detail, headers={"Retry-After": str(retry_after_s)})
 
 
 def problem_document(

@@ -59,6 +59,14 @@ class GatewayMetrics:
             ["route", "reason"],
             registry=self.registry,
         )
+        self.shared_state_fallbacks = Counter(
+            "switchboard_gateway_shared_state_fallbacks",
+            "Decisions taken without the shared state store (unreachable or too slow): "
+            "replay (a JWT refused with 503), rate_limit (this process's bucket), release "
+            "(a refused JWT left marked used).",
+            ["concern"],
+            registry=self.registry,
+        )
         # Children resolved once: labels() costs a lock and a tuple per call.
         self.publish_acked = self.publish_seconds.labels("acked")
         self.publish_failed = self.publish_seconds.labels("failed")

@@ -100,7 +100,7 @@ _PROBLEM_STATUSES = {
     "its answer); see Retry-After.",
     431: "The request line and headers are too large, or too many; the connection is closed.",
     503: "Kafka did not store the notification (unreachable, or the raw topic does not exist "
-    "yet); retry after Retry-After.",
+    "yet), or, for a JWT, the shared replay store did not answer; retry after Retry-After.",
 }
 PROBLEMS = {
     str(status): {

@@ -1,6 +1,7 @@
 """The HTTP endpoints. Checks run in a fixed order, so a sender always hears the first
 thing to fix: 401 credentials, 429 rate, 415 content type, 413 size, 400 JSON, 422 schema,
-403 organization not the caller's, then 503 if Kafka does not store it.
+403 organization not the caller's, then 503 if Kafka does not store it. (A JWT gets 503
+in place of the 429 check when the shared replay store does not answer: gateway.sharedstate.)
 
 The tenant's rate is charged as soon as the caller is authenticated, whatever the request
 turns out to be: a refused body costs the event loop as much as an accepted one (a 1 MiB
@@ -37,7 +38,6 @@ from gateway.errors import (
     ForbiddenError,
     KafkaUnavailableError,
     PublishError,
-    RateLimitedError,
     SchemaViolationError,
     error_response,
 )
@@ -54,8 +54,7 @@ ROUTES = frozenset({APPLE_PATH, APP_PATH, "/healthz", "/readyz", "/metrics"})
 
 async def post_notification(incoming: Incoming, gateway: Gateway) -> Response:
     """Bearer token of a tenant; the body's uId must be one of the tenant's uids."""
-    caller = bearer_caller(incoming, gateway, APPLE_PATH)
-    _charge(gateway, caller)
+    caller = await bearer_caller(incoming, gateway, APPLE_PATH)
     check_content_type(incoming.header(b"content-type"))
     body = await read_body(incoming, gateway.settings.max_body_bytes)
     notification = parse_body(parse_apple, body)
@@ -68,9 +67,8 @@ async def post_notification(incoming: Incoming, gateway: Gateway) -> Response:
 
 async def post_app_notification(incoming: Incoming, gateway: Gateway) -> Response:
     """JWT of a configured issuer; data.notificationData.tenantId must be its tenant's."""
-    caller = jwt_caller(incoming, gateway, APP_PATH)
+    caller = await jwt_caller(incoming, gateway, APP_PATH)
     try:
-        _charge(gateway, caller)
         check_content_type(incoming.header(b"content-type"))
         body = await read_body(incoming, gateway.settings.max_body_bytes)
         event = parse_body(parse_app, body)
@@ -79,7 +77,8 @@ async def post_app_notification(incoming: Incoming, gateway: Gateway) -> Respons
             raise ForbiddenError(f"this token may not send events for tenantId {_short(tenant_id)}")
         await _publish(incoming, gateway, caller, tenant_id, body, SOURCE_APP)
     except BaseException:
-        caller.release()  # not accepted: the sender may retry with the same token
+        if caller.ticket is not None:  # not accepted: the sender may retry with the token
+            await gateway.admission.release(caller.ticket)
         raise
     return _accepted("eventId", event.eventId)
 
@@ -109,15 +108,6 @@ async def readyz(request: Request, publisher: PublisherDep, gateway: GatewayDep)
 @service_router.get("/metrics", summary="Prometheus metrics", response_class=Response)
 async def metrics(gateway: GatewayDep) -> Response:
     return Response(gateway.metrics.render(), media_type=gateway.metrics.content_type)
-
-
-def _charge(gateway: Gateway, caller: Caller) -> None:
-    """One token of the tenant's bucket, or 429 (a JWT's jti is released by the caller)."""
-    tenant = caller.tenant
-    rate = tenant.rate_limit_per_s or gateway.settings.default_rate_limit_per_s
-    wait_s = gateway.limiter.acquire(tenant.id, rate)
-    if wait_s is not None:
-        raise RateLimitedError(f"tenant rate limit of {rate:g} requests/s exceeded", wait_s)
 
 
 async def _publish(

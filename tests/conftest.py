@@ -2,7 +2,8 @@
 
 `kafka_bootstrap` starts one real Apache Kafka broker (scripts/kafka/pom.xml, KRaft) for the
 whole run, or uses SWITCHBOARD_KAFKA_BOOTSTRAP when set. If the broker cannot start the
-tests that need it fail with the broker's log; they are never skipped.
+tests that need it fail with the broker's log; they are never skipped. `redis_server`
+does the same for a real redis-server (the gateway's shared state).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from switchboard import localkafka
+from tests.redis_server import RedisServer
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -39,6 +41,20 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield cluster.bootstrap
     finally:
         localkafka.stop(home)
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """One real redis-server for the run (`make redis` installs it); fails, never skips."""
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    try:
+        server.start()
+    except RuntimeError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield server
+    finally:
+        server.kill()
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 WORKLOADS = [("Deployment", "switchboard-gateway"), ("StatefulSet", "switchboard-worker")]
+SHARED_STATE = ("StatefulSet", "switchboard-redis")  # not ours: a Redis, no switchboard CLI
 
 Manifest = dict[str, Any]
 

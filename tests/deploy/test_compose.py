@@ -30,7 +30,10 @@ READY_CONDITIONS = {"service_healthy", "service_completed_successfully"}
 
 def test_the_promised_services() -> None:
     monitoring = {"prometheus", "grafana"}  # tests/deploy/test_compose_monitoring.py
-    assert set(SERVICES) == {"kafka", "topics", "worker-1", "worker-2", "gateway"} | monitoring
+    assert (
+        set(SERVICES)
+        == {"kafka", "topics", "worker-1", "worker-2", "gateway", "redis"} | monitoring
+    )
     assert len(WORKERS) == 2
 
 
@@ -64,7 +67,7 @@ def test_dependencies_wait_for_health_or_completion(name: str) -> None:
         assert dependency in SERVICES
         expected = "service_completed_successfully" if dependency in ONE_SHOT else "service_healthy"
         assert spec["condition"] == expected, f"{name} -> {dependency}"
-    if name != "kafka":
+    if name not in {"kafka", "redis"}:
         assert depends, f"{name} starts before Kafka is up"
 
 
@@ -169,3 +172,20 @@ def test_ports_are_published_on_the_loopback_only(name: str) -> None:
     # host could write raw-notifications for any organization, bypassing the gateway.
     for port in SERVICES[name]["ports"]:
         assert str(port).startswith("127.0.0.1:"), f"{name} publishes {port} on all interfaces"
+
+
+def test_the_gateway_shares_its_state_through_the_redis_service() -> None:
+    gateway, redis = SERVICES["gateway"], SERVICES["redis"]
+    url = urlparse(gateway["environment"]["SWITCHBOARD_SHARED_STATE_URL"])
+    assert (url.scheme, url.hostname, url.port) == ("redis", "redis", 6379)
+    assert gateway["depends_on"]["redis"]["condition"] == "service_healthy"
+    assert redis["image"] == _k8s_store_image(), "one Redis version in compose and k8s/"
+    assert "ports" not in redis, "only the gateway reaches the store"
+    assert all(p.startswith("127.0.0.1:") for p in gateway["ports"])
+
+
+def _k8s_store_image() -> str:
+    documents = yaml.safe_load_all((REPO_ROOT / "k8s" / "base" / "sharedstate.yaml").read_text())
+    (store,) = [d for d in documents if d["kind"] == "StatefulSet"]
+    image: str = store["spec"]["template"]["spec"]["containers"][0]["image"]
+    return image

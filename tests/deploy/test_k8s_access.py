@@ -9,12 +9,24 @@ import base64
 from typing import Any
 
 from schemas.tenants import TenantDirectory
-from tests.deploy.manifests import REPO_ROOT, WORKLOADS, Rendered, container, pod_spec
+from tests.deploy.manifests import (
+    REPO_ROOT,
+    SHARED_STATE,
+    WORKLOADS,
+    Rendered,
+    container,
+    pod_spec,
+)
 
 # Secrets the operator creates (or syncs from a secret store) outside these files.
 # In prod also the Kafka cluster CA, copied from the Kafka cluster's namespace.
 EXTERNAL_SECRETS = {
-    "prod": {"switchboard-tenants", "switchboard-gateway-tls", "my-cluster-cluster-ca-cert"},
+    "prod": {
+        "switchboard-tenants",
+        "switchboard-gateway-tls",
+        "my-cluster-cluster-ca-cert",
+        "switchboard-shared-state",
+    },
     "dev": set(),
 }
 NOTIFICATION_PATHS = {"/v1/notifications", "/v1/app-notifications"}
@@ -25,7 +37,7 @@ def selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
 
 
 def pods(overlay: Rendered) -> list[dict[str, Any]]:
-    return [overlay.named(kind, name) for kind, name in WORKLOADS]
+    return [overlay.named(kind, name) for kind, name in [*WORKLOADS, SHARED_STATE]]
 
 
 def pod_labels(workload: dict[str, Any]) -> dict[str, str]:
@@ -69,8 +81,13 @@ def test_every_referenced_config_and_secret_exists(overlay: Rendered) -> None:
         }
         wanted |= {
             ("Secret", v["secret"]["secretName"])
-            for v in pod_spec(workload)["volumes"]
+            for v in pod_spec(workload).get("volumes", [])
             if "secret" in v
+        }
+        wanted |= {
+            ("Secret", e["valueFrom"]["secretKeyRef"]["name"])
+            for e in container(workload).get("env", [])
+            if "secretKeyRef" in e.get("valueFrom", {})
         }
     for ingress in overlay.of_kind("Ingress"):
         wanted |= {("Secret", t["secretName"]) for t in ingress["spec"].get("tls", [])}

@@ -11,6 +11,7 @@ import hmac
 import json
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -20,8 +21,12 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from gateway.admission import InProcessAdmission
+from gateway.auth import AppCaller, JwtVerifier
 from gateway.errors import KafkaUnavailableError, PublishTimeoutError
-from schemas.tenants import token_sha256
+from gateway.ratelimit import RateLimiter
+from gateway.replay import ReplayCache
+from schemas.tenants import TenantDirectory, token_sha256
 from tests.examples import example_bytes as example_bytes
 
 ACME_UID = "2049025000431439"  # the uId of Apple's examples
@@ -250,3 +255,19 @@ async def read_topic(bootstrap: str, topic: str, at_least: int, within_s: float 
                     return records
     finally:
         await consumer.stop()
+
+
+class VerifyOnce:
+    """A JwtVerifier followed by the in-process replay memory, as the gateway runs them."""
+
+    def __init__(self, leeway_s: float, cache: ReplayCache, clock: Callable[[], float]) -> None:
+        self.jwt = JwtVerifier(leeway_s, clock)
+        self.admission = InProcessAdmission(cache, RateLimiter())
+
+    def verify(self, directory: TenantDirectory, authorization: str) -> AppCaller:
+        caller = self.jwt.verify(directory, authorization)
+        self.admission.check(caller.tenant.id, None, caller.ticket)
+        return caller
+
+    def release(self, caller: AppCaller) -> None:
+        self.admission.replays.release(caller.ticket.key)

@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from gateway.auth import JwtVerifier, bearer_token
+from gateway.auth import bearer_token
 from gateway.errors import AuthenticationError, UnsupportedMediaTypeError
 from gateway.intake import check_content_type, field_path
 from gateway.ratelimit import RateLimiter
@@ -13,6 +13,7 @@ from schemas.tenants import TenantDirectory
 from tests.unit.gateway.support import (
     ACME_TENANT_ID,
     AMS_ISS,
+    VerifyOnce,
     ams_jwt,
     app_claims,
     hs256,
@@ -34,7 +35,7 @@ class Clock:
 
 def verify(token: str, clock: Clock | None = None, leeway: float = 30) -> Any:
     directory = TenantDirectory.from_mapping(tenants_config())
-    verifier = JwtVerifier(leeway, ReplayCache(100, clock or Clock()), clock or Clock())
+    verifier = VerifyOnce(leeway, ReplayCache(100, clock or Clock()), clock or Clock())
     return verifier.verify(directory, f"Bearer {token}")
 
 
@@ -109,7 +110,7 @@ def test_audience_may_be_a_list() -> None:
 def test_replay_is_refused_until_the_token_could_no_longer_be_valid() -> None:
     clock = Clock()
     directory = TenantDirectory.from_mapping(tenants_config())
-    verifier = JwtVerifier(30, ReplayCache(100, clock), clock)
+    verifier = VerifyOnce(30, ReplayCache(100, clock), clock)
     token = ams_jwt(iat=NOW, exp=NOW + 60, jti="one")
     verifier.verify(directory, f"Bearer {token}")
     with pytest.raises(AuthenticationError, match="already used"):
@@ -198,7 +199,7 @@ def test_a_public_key_listed_as_an_hmac_secret_never_verifies_a_token() -> None:
     pem = public_pem(rsa_key())
     config["app_issuers"][0]["secrets"] = [pem]
     directory = TenantDirectory.from_mapping(config)
-    verifier = JwtVerifier(30, ReplayCache(100, Clock()), Clock())
+    verifier = VerifyOnce(30, ReplayCache(100, Clock()), Clock())
     for _ in range(2):
         token = hs256(app_claims(iat=NOW, exp=NOW + 60), pem)
         with pytest.raises(AuthenticationError) as caught:

@@ -12,7 +12,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.auth import JwtVerifier
 from gateway.errors import AuthenticationError
 from gateway.replay import ReplayCache
 from schemas.tenants import TenantDirectory
@@ -21,6 +20,7 @@ from tests.unit.gateway.support import (
     AMS_SECRET,
     ASYM_AUD,
     RSA_ISS,
+    VerifyOnce,
     ams_jwt,
     app_claims,
     hs256,
@@ -40,16 +40,16 @@ class Clock:
         return self.now
 
 
-def verifier(clock: Clock | None = None, cache_size: int = 100) -> JwtVerifier:
+def verifier(clock: Clock | None = None, cache_size: int = 100) -> VerifyOnce:
     clock = clock or Clock()
-    return JwtVerifier(30, ReplayCache(cache_size, clock), clock)
+    return VerifyOnce(30, ReplayCache(cache_size, clock), clock)
 
 
 def directory(config: dict[str, Any] | None = None) -> TenantDirectory:
     return TenantDirectory.from_mapping(config or tenants_config())
 
 
-def refusal(token: str, jwt: JwtVerifier | None = None, clock: Clock | None = None) -> str:
+def refusal(token: str, jwt: VerifyOnce | None = None, clock: Clock | None = None) -> str:
     with pytest.raises(AuthenticationError) as caught:
         (jwt or verifier(clock)).verify(directory(), f"Bearer {token}")
     return caught.value.reason
@@ -160,7 +160,7 @@ def test_a_token_without_a_usable_jti_is_accepted_once(jti: str | None) -> None:
 def test_a_released_jti_less_token_may_be_used_again() -> None:
     jwt = verifier()
     token = ams_jwt(iat=NOW, exp=NOW + 60, jti=None)
-    jwt.verify(directory(), f"Bearer {token}").release()
+    jwt.release(jwt.verify(directory(), f"Bearer {token}"))
     jwt.verify(directory(), f"Bearer {token}")
     assert refusal(token, jwt) == "replay"
 

@@ -4,12 +4,15 @@ broken objects (so a pass means something)."""
 from __future__ import annotations
 
 import copy
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
-from tests.deploy.manifests import WORKLOADS, Rendered
-from tests.deploy.validation import KUBERNETES_VERSIONS, problems
+from tests.deploy.manifests import REPO_ROOT, WORKLOADS, Rendered
+from tests.deploy.validation import KUBERNETES_VERSIONS, ONLY_SERVED_VERSION, problems
 
 CUSTOM_KINDS_PER_OVERLAY = {
     "dev": {"KafkaTopic"},
@@ -132,3 +135,45 @@ def test_validator_rejects_a_broken_object(
 def test_validator_reports_a_kind_without_schema() -> None:
     obj = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}}
     assert "no schema" in "\n".join(problems(obj, KUBERNETES_VERSIONS[0]))
+
+
+@pytest.mark.parametrize("kind", ["KafkaTopic", "KafkaUser"])
+@pytest.mark.parametrize("api_version", ["kafka.strimzi.io/v1beta2", "kafka.strimzi.io/v1beta1"])
+def test_validator_refuses_an_api_version_strimzi_no_longer_serves(
+    prod: Rendered, kind: str, api_version: str
+) -> None:
+    # A v1beta2 KafkaTopic or KafkaUser has the fields of a v1 one: only the version tells
+    # them apart, and the API server of a Strimzi 1.x has no such version to apply it to.
+    obj = _first(prod, kind)
+    obj["apiVersion"] = api_version
+    found = "\n".join(problems(obj, KUBERNETES_VERSIONS[0]))
+    assert f"{api_version} is not served" in found
+
+
+def _api_versions_named(path: Path) -> set[str]:
+    """Every group/version a file of k8s/ names: in its text (objects, patch bodies) and in
+    a Kustomization's patch targets, where a stale version silently selects nothing."""
+    text = path.read_text()
+    found = set(re.findall(r"\b([a-z0-9.-]+\.[a-z]+/v[0-9a-z]+)\b", text))
+    for doc in yaml.safe_load_all(text):
+        if isinstance(doc, dict) and doc.get("kind") == "Kustomization":
+            for patch in doc.get("patches", []):
+                target = patch.get("target", {})
+                if "group" in target and "version" in target:
+                    found.add(f"{target['group']}/{target['version']}")
+    return found
+
+
+def _not_served(api_version: str) -> bool:
+    group, _, version = api_version.rpartition("/")
+    return ONLY_SERVED_VERSION.get(group, version) != version
+
+
+def test_no_file_in_k8s_names_a_version_the_operators_no_longer_serve() -> None:
+    stale = [
+        f"{path.relative_to(REPO_ROOT)}: {named}"
+        for path in sorted((REPO_ROOT / "k8s").rglob("*.yaml"))
+        for named in sorted(_api_versions_named(path))
+        if _not_served(named)
+    ]
+    assert not stale, "\n".join(stale)

@@ -2,9 +2,13 @@
 
     SWITCHBOARD_KAFKA_BOOTSTRAP=127.0.0.1:19092 .venv/bin/python bench/streams_bench.py
 
+0. The floor (--floor, default on): bench/faust_floor.py on the same broker, same record
+   count, just before: what Faust's own per-message path allows one process here.
 1. Throughput: a backlog of --records raw notifications (a realistic mix of every type,
    10% of them repeats) is produced first, then one worker starts; events/s is measured
-   from readiness until the worker's counters account for every record.
+   from readiness until the worker's counters account for every record. Then every
+   output topic is read back: each distinct notification of the backlog must be there
+   exactly once (by its source offset): `lost` and `repeated` must both be 0.
 2. End-to-end latency at --rate events/s (default 5,000, half the 10,000/s target): while
    that mix flows, a probe sends a TEST_NOTIFICATION with a fresh id every 20 ms to a
    probe organization and polls GET /v1/orgs/<probe>/last-test until it shows that id.
@@ -26,17 +30,27 @@ import math
 import os
 import random
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import cast
 
 import httpx
 from aiokafka import AIOKafkaProducer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.integration.streams_fixtures import TOKEN, WorkerGroup, create_topic, gateway_headers
+from schemas import headers as h
+from schemas.topics import CONFLICTS, DEAD_LETTER, PER_TYPE_TOPICS
+from tests.integration.streams_fixtures import (
+    TOKEN,
+    WorkerGroup,
+    consume,
+    create_topic,
+    gateway_headers,
+)
 
 PROBE_UID = "9000000000000001"
 PROBE_LIMIT_S = 30.0  # a probe not visible by then counts as 30 s
@@ -341,6 +355,36 @@ async def measure_latency(
     }
 
 
+def floor(bootstrap: str, records: int) -> dict[str, object]:
+    """bench/faust_floor.py's figures, run now on the same broker."""
+    script = Path(__file__).with_name("faust_floor.py")
+    command = [sys.executable, str(script), "--bootstrap", bootstrap, "--records", str(records)]
+    out = subprocess.run(command, check=True, capture_output=True, text=True, timeout=1800)
+    figures: dict[str, object] = json.loads(out.stdout.strip().splitlines()[-1])
+    return figures
+
+
+def outputs_check(
+    bootstrap: str, group: WorkerGroup, items: list[tuple[str, str, bytes]]
+) -> dict[str, int]:
+    """Each distinct notification of the backlog on the outputs once: lost, repeated."""
+    distinct = len(set(items))  # a repeat is the same bytes again (mix)
+    names = [*PER_TYPE_TOPICS, DEAD_LETTER, CONFLICTS]
+    positions: list[tuple[int, bytes]] = []
+    for name in names:
+        records = asyncio.run(consume(bootstrap, group.topic(name), idle_s=3.0, limit_s=300))
+        for record in records:
+            offset = dict(record.headers).get(h.SOURCE_OFFSET, b"")
+            positions.append((record.partition, offset))
+    unique = len(set(positions))
+    return {
+        "distinct": distinct,
+        "outputs": len(positions),
+        "lost": distinct - unique,
+        "repeated": len(positions) - unique,
+    }
+
+
 def wait_processed(url: str, expected: int, limit_s: float = 600) -> None:
     deadline = time.monotonic() + limit_s
     while processed(url) < expected and time.monotonic() < deadline:
@@ -353,6 +397,9 @@ def main() -> None:
     parser.add_argument("--rates", default="5000", help="Comma-separated latency-phase rates.")
     parser.add_argument("--duration", type=float, default=20.0)
     parser.add_argument("--large", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--floor", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--check", action=argparse.BooleanOptionalAction, default=True,
+                        help="Read the outputs back: 0 lost, 0 repeated.")  # fmt: skip
     args = parser.parse_args()
     bootstrap = os.environ.get("SWITCHBOARD_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
     uids = [str(2049025000000000 + i) for i in range(1000)] + [PROBE_UID, LARGE_UID]
@@ -362,19 +409,27 @@ def main() -> None:
         uids=uids,
         tenant_ids=[str(300000 + i) for i in range(200)],
     )
+    result: dict[str, object] = {}
+    if args.floor:
+        result["floor"] = floor(bootstrap, args.records)
     topic = group.topic("raw-notifications")
     asyncio.run(create_topic(bootstrap, topic, group.partitions))
-    asyncio.run(produce_backlog(bootstrap, topic, mix(args.records)))
+    backlog = mix(args.records)
+    asyncio.run(produce_backlog(bootstrap, topic, backlog))
     worker = group.add_worker()
     try:
         worker.start()
         worker.wait_ready()
         pid = worker.proc.pid if worker.proc else 0
-        result: dict[str, object] = {
-            "throughput": measure_throughput(worker.url, args.records, time.monotonic(), pid)
-        }
+        throughput = measure_throughput(worker.url, args.records, time.monotonic(), pid)
+        result["throughput"] = throughput
+        if "floor" in result:
+            floor_rate = cast(dict[str, float], result["floor"])["events/s"]
+            throughput["worker_over_floor"] = round(throughput["events_per_s"] / floor_rate, 2)
+        if args.check:
+            result["outputs"] = outputs_check(bootstrap, group, backlog)
         expected, phases = args.records, []
-        for rate in (int(r) for r in args.rates.split(",")):
+        for rate in (int(r) for r in args.rates.split(",") if r):
             phase = asyncio.run(measure_latency(bootstrap, topic, worker.url, rate, args.duration))
             expected += int(phase.pop("records"))
             wait_processed(worker.url, expected)  # drain any backlog before the next rate

@@ -84,21 +84,20 @@ def process(
 ) -> Verdict | None:
     """Dedupe, then settle a first-seen record; `refused` says why it cannot be applied."""
     verdict, first = deduper.check(n, record)
-    label = metrics.type_label(n.type)
     outcome: Verdict | None = verdict
     if verdict is Verdict.DUPLICATE:
-        metrics.duplicates.labels(label).inc()
+        metrics.by_type(metrics.duplicates, n.type).inc()
     elif verdict is Verdict.CONFLICT:
         assert first is not None
         try:
             publish(CONFLICTS, record, conflict_headers(record, first))
-            metrics.conflicts.labels(label).inc()
+            metrics.by_type(metrics.conflicts, n.type).inc()
             log.warning("conflict", extra={"fields": _fields(n, record, first=first.sha256)})
         except TooLargeForTopicError as exc:  # cannot be shown as a conflict
             dead_letter(record, exc.reason, exc.kind)
             outcome = None
     elif settle(n, record, refused):
-        (metrics.events if verdict is Verdict.NEW else metrics.replays).labels(label).inc()
+        metrics.by_type(metrics.events if verdict is Verdict.NEW else metrics.replays, n.type).inc()
         metrics.lag.observe(max(time.time() - record.received_at_ms / 1000, 0))
     else:
         outcome = None  # dead-lettered
@@ -120,9 +119,9 @@ def settle(n: Notification, record: Incoming, refused: RecordError | None) -> bo
             refused = exc
     if refused is None:
         if not forwarded:
-            metrics.not_forwarded.labels(metrics.type_label(n.type)).inc()
+            metrics.by_type(metrics.not_forwarded, n.type).inc()
         for write in writes:
-            store.put(TABLES[write.table], record.partition, write.key, write.value)
+            store.put(TABLES[write.table], record.partition, write.key, write.value, write.encoded)
     elif not dead_letter(record, refused.reason, refused.kind):
         return False  # nowhere to be seen but raw-notifications: a resend must not be dropped
     deduper.remember(n, record)

@@ -16,11 +16,12 @@ from typing import cast
 
 import faust
 import faust.types.auth
-from faust.types import ProducerT
+from faust.types import ConsumerT, ProducerT
 from faust.web import Web
 from faust.web.drivers.aiohttp import Web as AiohttpWeb
 
 from streams.config import WorkerSettings
+from streams.consumer import SteppingConsumer
 from streams.logs import logging_config
 from streams.producer import BatchingProducer
 
@@ -33,7 +34,19 @@ class OwnPagesOnly(AiohttpWeb):
 
 class SwitchboardApp(faust.App):
     """faust.App whose producer batches records and drains them before every commit,
+    whose consumer hands messages over without a task per message (streams.consumer),
     and whose web port serves only the pages registered with @app.page."""
+
+    def _new_consumer(self) -> ConsumerT:
+        # Faust's own factory (App._new_consumer, Transport.create_consumer), but our class.
+        return SteppingConsumer(
+            self.transport,
+            callback=self.topics.on_message,
+            on_partitions_revoked=self._on_partitions_revoked,
+            on_partitions_assigned=self._on_partitions_assigned,
+            beacon=self.beacon,
+            loop=self.transport.loop,
+        )
 
     def _new_producer(self) -> ProducerT:
         return BatchingProducer(self.transport, loop=self.loop, beacon=self.beacon)

@@ -93,3 +93,16 @@ lag = Histogram(
 
 def type_label(notification_type: str) -> str:
     return notification_type if notification_type in TOPIC_BY_TYPE else "other"
+
+
+_by_type: dict[tuple[str, str], Counter] = {}
+
+
+def by_type(counter: Counter, notification_type: str) -> Counter:
+    """`counter`'s child for the type's label, looked up once per (counter, label): the
+    labels are bounded (type_label), and labels() costs more than the increment."""
+    key = (counter._name, type_label(notification_type))
+    child = _by_type.get(key)
+    if child is None:
+        child = _by_type[key] = counter.labels(key[1])
+    return child

@@ -45,10 +45,17 @@ def get(table: Table, partition: int, key: str) -> Value | None:
     return value if isinstance(value, dict) else None
 
 
-def put(table: Table, partition: int, key: str, value: Value | None) -> None:
-    """Set (or with None delete) `key` in `partition`, locally and in the changelog."""
+def put(
+    table: Table, partition: int, key: str, value: Value | None, encoded: bytes | None = None
+) -> None:
+    """Set (or with None delete) `key` in `partition`, locally and in the changelog.
+
+    `encoded`, when given, is orjson.dumps(value), already made (streams.updates)."""
     store, key_bytes = table.data, key.encode()
-    encoded = orjson.dumps(value) if value is not None else None
+    if value is None:
+        encoded = None
+    elif encoded is None:
+        encoded = orjson.dumps(value)
     if isinstance(store, rocksdb.Store):
         db = _writable(table, store, partition)
         if encoded is None:
@@ -59,13 +66,8 @@ def put(table: Table, partition: int, key: str, value: Value | None) -> None:
         _memory(store).pop(key, None)
     else:
         _memory(store)[key] = value
-    app.batching_producer.append(
-        table.changelog_topic.get_topic_name(),
-        partition,
-        key_bytes,
-        encoded,
-        on_delivered=_persisted_offset_setter(table),
-    )
+    changelog, persisted = _changelog_of(table)
+    app.batching_producer.append(changelog, partition, key_bytes, encoded, on_delivered=persisted)
 
 
 def scan(
@@ -124,20 +126,22 @@ def _writable(table: Table, store: rocksdb.Store, partition: int) -> Any:
     return db
 
 
-_setters: dict[str, Delivered] = {}
+_changelogs: dict[str, tuple[str, Delivered]] = {}
 
 
-def _persisted_offset_setter(table: Table) -> Delivered:
-    """One callable per table, so the producer calls it once per batch, not per record."""
-    if table.name not in _setters:
+def _changelog_of(table: Table) -> tuple[str, Delivered]:
+    """The table's changelog topic and its persisted-offset setter, made once per table:
+    one callable per table, so the producer calls it once per batch, not per record."""
+    found = _changelogs.get(table.name)
+    if found is None:
 
         def setter(tp: TP, offset: int) -> None:
             # Not for a partition given away meanwhile: that would reopen its database.
             if app.assignor.is_active(tp):
                 cast(StoreT[Any, Any], table.data).set_persisted_offset(tp, offset)
 
-        _setters[table.name] = setter
-    return _setters[table.name]
+        found = _changelogs[table.name] = (table.changelog_topic.get_topic_name(), setter)
+    return found
 
 
 def _memory(store: Any) -> dict[str, Any]:

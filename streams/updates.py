@@ -67,6 +67,7 @@ class Write:
     table: str
     key: str
     value: Value
+    encoded: bytes  # orjson.dumps(value): checked here, stored as is (streams.store.put)
 
 
 def applied(old: Value | None, offset: int) -> bool:
@@ -152,7 +153,7 @@ def writes_for(n: Notification, offset: int, at_ms: int, read: Read) -> list[Wri
         if new is None:
             continue
         try:
-            encoded = orjson.dumps(new)  # what streams.store.put will do, after the forward
+            encoded = orjson.dumps(new)  # the bytes streams.store.put stores, after the forward
         except orjson.JSONEncodeError as exc:
             raise CannotApplyError(f"{change.table} {change.key}: {exc}") from None
         if len(encoded) + len(change.key) > MAX_ROW_BYTES:
@@ -160,7 +161,7 @@ def writes_for(n: Notification, offset: int, at_ms: int, read: Read) -> list[Wri
                 f"{change.table}: a row of {len(encoded) + len(change.key)} bytes "
                 f"(at most {MAX_ROW_BYTES})"
             )
-        writes.append(Write(change.table, change.key, new))
+        writes.append(Write(change.table, change.key, new, encoded))
     return writes
 
 

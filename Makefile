@@ -47,4 +47,4 @@ lint: install ## ruff and mypy
 clean: ## Remove local state (.dev, .kafka) but keep .venv and the jars
 	rm -rf .dev .kafka
 
-.PHONY: help install kafka-jars redis dev test lint clean
+.PHONY: help install kafka-jars redis promtool dev test lint clean

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from switchboard import localkafka
+from tests.kafka_node import single_node
 from tests.redis_server import RedisServer
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -27,20 +27,8 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if given:
         yield given
         return
-    home = tmp_path_factory.mktemp("kafka")
-    ports = [localkafka.free_port()]
-    controller_ports = [localkafka.free_port()]
-    cluster = localkafka.create(home, ports, controller_ports)
-    try:
-        localkafka.start_node(cluster, 1)
-        localkafka.wait_ready(cluster, timeout=180)
-    except BaseException as exc:
-        localkafka.stop(home)
-        pytest.fail(f"the test broker did not start: {exc}", pytrace=False)
-    try:
+    with single_node(tmp_path_factory.mktemp("kafka")) as cluster:
         yield cluster.bootstrap
-    finally:
-        localkafka.stop(home)
 
 
 @pytest.fixture(scope="session")

@@ -17,9 +17,9 @@ import httpx
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
-from switchboard import localkafka
 from tests.integration.gateway_process import GatewayServer
 from tests.integration.streams_fixtures import TOKEN, WorkerGroup, create_topic, example_bytes
+from tests.kafka_node import single_node
 
 pytestmark = pytest.mark.kafka
 
@@ -29,18 +29,8 @@ UID = "2049025000431439"  # the uId of Apple's ASSET_COUNT example (countDelta -
 @pytest.fixture(scope="module")
 def auto_creating_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     home = tmp_path_factory.mktemp("kafka-autocreate")
-    cluster = localkafka.create(
-        home,
-        [localkafka.free_port()],
-        [localkafka.free_port()],
-        overrides={"auto.create.topics.enable": "true"},
-    )
-    try:
-        localkafka.start_node(cluster, 1)
-        localkafka.wait_ready(cluster, timeout=180)
+    with single_node(home, overrides={"auto.create.topics.enable": "true"}) as cluster:
         yield cluster.bootstrap
-    finally:
-        localkafka.stop(home)
 
 
 async def topics(bootstrap: str) -> list[str]:

@@ -27,10 +27,11 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import GroupAuthorizationFailedError, TopicAuthorizationFailedError
 
 from schemas import topics as names
-from switchboard import localkafka, securekafka
+from switchboard import securekafka
 from switchboard.localkafka import REPO_ROOT, Cluster, free_port
 from tests.integration.gateway_process import GatewayServer, ready_gateway
 from tests.integration.streams_fixtures import TOKEN, WorkerGroup, query
+from tests.kafka_node import single_node
 from tests.unit.gateway.support import apple_body
 
 pytestmark = [pytest.mark.kafka, pytest.mark.worker]
@@ -41,18 +42,8 @@ SUBSCRIBED = names.ASSET_COUNT  # the one per-type topic the consumer user may r
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    home = tmp_path_factory.mktemp("secure-kafka")
-    found = localkafka.create(home, [free_port()], [free_port()], secure=True)
-    try:
-        localkafka.start_node(found, 1)
-        localkafka.wait_ready(found, timeout=180)
-    except BaseException as exc:
-        localkafka.stop(home)
-        pytest.fail(f"the secure test broker did not start: {exc}", pytrace=False)
-    try:
+    with single_node(tmp_path_factory.mktemp("secure-kafka"), secure=True) as found:
         yield found
-    finally:
-        localkafka.stop(home)
 
 
 @pytest.fixture(scope="module")

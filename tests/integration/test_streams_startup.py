@@ -21,7 +21,6 @@ from pathlib import Path
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
-from switchboard import localkafka
 from tests.integration.streams_fixtures import (
     WorkerGroup,
     WorkerProcess,
@@ -31,6 +30,7 @@ from tests.integration.streams_fixtures import (
     query,
     wait_caught_up,
 )
+from tests.kafka_node import single_node
 
 pytestmark = [pytest.mark.kafka, pytest.mark.worker]
 
@@ -122,14 +122,8 @@ def test_tables_kept_from_deleted_topics_are_refused_then_rebuilt_once_deleted(
 @pytest.fixture
 def second_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Another single-broker cluster: a new cluster id, as a deleted `.kafka/` gives."""
-    home = tmp_path_factory.mktemp("kafka-b")
-    cluster = localkafka.create(home, [localkafka.free_port()], [localkafka.free_port()])
-    try:
-        localkafka.start_node(cluster, 1)
-        localkafka.wait_ready(cluster, timeout=180)
+    with single_node(tmp_path_factory.mktemp("kafka-b")) as cluster:
         yield cluster.bootstrap
-    finally:
-        localkafka.stop(home)
 
 
 def test_tables_from_another_cluster_are_refused_though_its_changelogs_are_longer(

@@ -17,7 +17,8 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -188,6 +189,15 @@ class WorkerGroup:
     def stop(self) -> None:
         for worker in self.workers:
             worker.stop()
+
+    @contextmanager
+    def running(self, count: int) -> Iterator[WorkerGroup]:
+        """`count` workers started and ready together; every worker stopped on the way out."""
+        try:
+            self.start(count)
+            yield self
+        finally:
+            self.stop()
 
 
 async def create_topic(bootstrap: str, name: str, partitions: int) -> None:

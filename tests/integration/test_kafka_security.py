@@ -62,11 +62,8 @@ def group(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         consumer_group=subscriber_group(workers),
     )
     securekafka.grant(cluster.bootstrap, cluster.secrets, bindings)
-    try:
-        workers.start(1)
+    with workers.running(1):
         yield workers
-    finally:
-        workers.stop()
 
 
 @pytest.fixture(scope="module")

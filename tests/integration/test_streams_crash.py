@@ -40,14 +40,10 @@ KILLS = ((0.30, 0), (0.60, 1), (0.75, 0))  # (fraction of the stream sent, worke
 
 @pytest.fixture(scope="module")
 def group(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerGroup]:
-    workers = WorkerGroup(
+    with WorkerGroup(
         kafka_bootstrap, Path(tmp_path_factory.mktemp("streams-crash")), uids=UIDS
-    )
-    try:
-        workers.start(2)
+    ).running(2) as workers:
         yield workers
-    finally:
-        workers.stop()
 
 
 def stream(seed: int = 4) -> tuple[list[tuple[str, bytes]], dict[tuple[str, str], int]]:

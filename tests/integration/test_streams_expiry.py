@@ -33,18 +33,14 @@ assert {partition_for(u, PARTITIONS) for u in UIDS} == set(range(PARTITIONS))
 
 @pytest.fixture(scope="module")
 def group(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerGroup]:
-    workers = WorkerGroup(
+    with WorkerGroup(
         kafka_bootstrap,
         Path(tmp_path_factory.mktemp("streams-expiry")),
         uids=UIDS,
         partitions=PARTITIONS,
         extra_env={"SWITCHBOARD_DEDUPE_WINDOW_S": "2"},
-    )
-    try:
-        workers.start(1)
+    ).running(1) as workers:
         yield workers
-    finally:
-        workers.stop()
 
 
 def count_body(uid: str, nid: str) -> bytes:

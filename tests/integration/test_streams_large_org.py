@@ -118,12 +118,8 @@ def check(group: WorkerGroup, held: set[str]) -> None:
 
 @pytest.fixture
 def group(kafka_bootstrap: str, tmp_path: Path) -> Iterator[WorkerGroup]:
-    workers = WorkerGroup(kafka_bootstrap, tmp_path, uids=[BIG, NEIGHBOUR])
-    try:
-        workers.start(1)
+    with WorkerGroup(kafka_bootstrap, tmp_path, uids=[BIG, NEIGHBOUR]).running(1) as workers:
         yield workers
-    finally:
-        workers.stop()
 
 
 def test_every_assignment_of_a_large_organization_is_listed_once(group: WorkerGroup) -> None:

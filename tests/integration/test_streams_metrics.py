@@ -36,18 +36,14 @@ Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 @pytest.fixture(scope="module")
 def group(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerGroup]:
-    workers = WorkerGroup(
+    with WorkerGroup(
         kafka_bootstrap,
         Path(tmp_path_factory.mktemp("streams-metrics")),
         uids=UIDS,
         partitions=PARTITIONS,
         extra_env={"SWITCHBOARD_COMMIT_INTERVAL_S": "3600"},
-    )
-    try:
-        workers.start(1)
+    ).running(1) as workers:
         yield workers
-    finally:
-        workers.stop()
 
 
 def scrape(worker: WorkerProcess) -> Samples:

@@ -48,17 +48,13 @@ SPARE_UIDS = [str(4000000000000000 + i) for i in range(10)]
 
 @pytest.fixture(scope="module")
 def group(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerGroup]:
-    workers = WorkerGroup(
+    with WorkerGroup(
         kafka_bootstrap,
         Path(tmp_path_factory.mktemp("streams-pipeline")),
         uids=[DOC_UID, *ORGS.values(), *SPARE_UIDS],
         tenant_ids=[DOC_TENANT, *ORGS.values()],
-    )
-    try:
-        workers.start(1)
+    ).running(1) as workers:
         yield workers
-    finally:
-        workers.stop()
 
 
 def as_org(example: str, org: str) -> bytes:

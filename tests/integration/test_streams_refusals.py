@@ -33,16 +33,12 @@ INT64_MAX = 2**63 - 1
 
 @pytest.fixture(scope="module")
 def group(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerGroup]:
-    workers = WorkerGroup(
+    with WorkerGroup(
         kafka_bootstrap,
         Path(tmp_path_factory.mktemp("streams-refusals")),
         uids=[*BEYOND_UIDS.values(), OVERFLOW_UID, TOO_LARGE_UID, LONG_EMAIL_UID],
-    )
-    try:
-        workers.start(1)
+    ).running(1) as workers:
         yield workers
-    finally:
-        workers.stop()
 
 
 def asset_count(uid: str, notification_id: str, delta: int) -> bytes:

@@ -33,14 +33,10 @@ TENANTS = [str(600000 + i) for i in range(8)]
 
 @pytest.fixture(scope="module")
 def group(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerGroup]:
-    workers = WorkerGroup(
+    with WorkerGroup(
         kafka_bootstrap, Path(tmp_path_factory.mktemp("streams-two")), uids=UIDS, tenant_ids=TENANTS
-    )
-    try:
-        workers.start(2)
+    ).running(2) as workers:
         yield workers
-    finally:
-        workers.stop()
 
 
 def notifications() -> list[tuple[bytes, bytes, list[tuple[str, bytes]]]]:

@@ -11,7 +11,7 @@ from schemas import headers as h
 from schemas.apple import parse_apple
 from streams import agents
 from streams.dedupe import Sighting, Verdict
-from streams.errors import CannotApplyError, RedriveRefusedError
+from streams.errors import CannotApplyError, RecordError, RedriveRefusedError
 from streams.keys import SERIAL, assignment_key, table_key
 from streams.records import Incoming, Notification
 from streams.redrive import Marker, Origin, judge_redrive, origin_of
@@ -222,3 +222,9 @@ def test_changes_for_orders_rows_by_the_origin_and_asset_counts_by_the_offset() 
         "count": -7,
         "offset": 20,
     }
+
+
+def test_every_dead_letter_kind_is_in_the_contract() -> None:
+    """`dead-letters --reason` accepts the kinds of schemas.headers: none may be missing."""
+    kinds = {cls.kind for cls in RecordError.__subclasses__()} | {"internal-error"}
+    assert kinds == set(h.DEAD_LETTER_KINDS)

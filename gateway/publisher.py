@@ -51,6 +51,7 @@ from gateway.errors import (
     SetupError,
 )
 from gateway.errors import RecordTooLargeError as TooLargeForKafka
+from schemas.kafkasecurity import KafkaSecurity
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,7 @@ def _record_size(key: bytes, value: bytes, headers: Headers) -> int:
     return size
 
 
-def librdkafka_security(settings: GatewaySettings) -> dict[str, Any]:
+def librdkafka_security(settings: KafkaSecurity) -> dict[str, Any]:
     """The shared Kafka security settings (schemas.kafkasecurity) as librdkafka options."""
     options: dict[str, Any] = {"security.protocol": settings.kafka_security_protocol.value}
     if settings.kafka_uses_sasl:

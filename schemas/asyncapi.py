@@ -22,9 +22,14 @@ WORKER_HEADERS: Final = {
     h.SOURCE_OFFSET: "Offset of the source record in its raw-notifications partition "
     "(the same partition number): orders records and identifies a replay.",
 }
+REDRIVE_HEADERS: Final = {
+    h.REDRIVE_SOURCE: "Only on a redriven dead letter (switchboard dead-letters redrive): "
+    "`<topic>/<partition>/<offset>` of the original record in raw-notifications, whose "
+    "offset orders it in the tables; received-at is then the time of the redrive.",
+    h.REDRIVE_RECEIVED_AT: "Only on a redriven dead letter: the original's received-at.",
+}
 DEAD_LETTER_HEADERS: Final = {
-    h.DEAD_LETTER_REASON: "`<kind>: <detail>`, kind one of invalid-body, key-mismatch, "
-    "unknown-source, cannot-apply, too-large, internal-error.",
+    h.DEAD_LETTER_REASON: "`<kind>: <detail>`, kind one of " + ", ".join(h.DEAD_LETTER_KINDS) + ".",
     h.DEAD_LETTER_SOURCE: "`<topic>/<partition>/<offset>` of the original record.",
     h.DEAD_LETTER_OMITTED: "Present when the original did not fit: the bytes left out "
     "(the value is then empty); read the original at dead-letter-source.",
@@ -47,25 +52,26 @@ DELIVERY: Final = (
 CHANNELS: Final = {
     topics.RAW_NOTIFICATIONS: (
         "Every accepted notification, the sender's body byte for byte, written by the gateway "
-        "after acks=all before its 202. Read by the stream workers only.",
-        GATEWAY_HEADERS,
+        "after acks=all before its 202, and the dead letters an operator redrives. Read by "
+        "the stream workers only.",
+        GATEWAY_HEADERS | REDRIVE_HEADERS,
     ),
     **{
         topic: (
             "First-seen notifications of this type, byte for byte as sent, routed by the "
             "stream workers.",
-            GATEWAY_HEADERS | WORKER_HEADERS,
+            GATEWAY_HEADERS | REDRIVE_HEADERS | WORKER_HEADERS,
         )
         for topic in topics.PER_TYPE_TOPICS
     },
     topics.DEAD_LETTER: (
         "Records the workers could not decode or apply, with the reason. Never also on a "
         "per-type topic.",
-        GATEWAY_HEADERS | WORKER_HEADERS | DEAD_LETTER_HEADERS,
+        GATEWAY_HEADERS | REDRIVE_HEADERS | WORKER_HEADERS | DEAD_LETTER_HEADERS,
     ),
     topics.CONFLICTS: (
         "A notification id seen again with other content: the later record, with both hashes.",
-        GATEWAY_HEADERS | WORKER_HEADERS | CONFLICT_HEADERS,
+        GATEWAY_HEADERS | REDRIVE_HEADERS | WORKER_HEADERS | CONFLICT_HEADERS,
     ),
 }
 

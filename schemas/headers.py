@@ -23,6 +23,23 @@ DEAD_LETTER_SOURCE: Final = "dead-letter-source"  # "topic/partition/offset" of 
 # from raw-notifications there.
 DEAD_LETTER_OMITTED: Final = "dead-letter-omitted-bytes"
 CONFLICT_FIRST_SHA256: Final = "conflict-first-sha256"
+# The kinds a DEAD_LETTER_REASON starts with ("<kind>: <detail>"), streams.errors.
+DEAD_LETTER_KINDS: Final = (
+    "invalid-body",
+    "key-mismatch",
+    "unknown-source",
+    "cannot-apply",
+    "too-large",
+    "internal-error",
+    "redrive-refused",
+)
+
+# Set by `switchboard dead-letters redrive` on a dead letter's original that it publishes
+# to raw-notifications again: where the original was ("topic/partition/offset"; the first
+# original when a redrive was dead-lettered again) and its received-at. RECEIVED_AT is the
+# redrive's own time. The tables order a redrive by its original offset (streams.redrive).
+REDRIVE_SOURCE: Final = "redrive-source"
+REDRIVE_RECEIVED_AT: Final = "redrive-received-at"
 
 SOURCE_APPLE: Final = "apple"
 SOURCE_APP: Final = "app"

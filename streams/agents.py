@@ -33,8 +33,14 @@ from schemas.topics import CONFLICTS, DEAD_LETTER, topic_for
 from streams import metrics, store
 from streams.app import app, settings
 from streams.dedupe import Deduper, Sighting, Verdict
-from streams.errors import CannotApplyError, RecordError, TooLargeForTopicError
+from streams.errors import (
+    CannotApplyError,
+    RecordError,
+    RedriveRefusedError,
+    TooLargeForTopicError,
+)
 from streams.records import Incoming, Notification, decode, identify, incoming
+from streams.redrive import Origin, Redrives, origin_of
 from streams.tables import TABLES, seen_notifications
 from streams.topics import publish, raw_notifications_topic, watermarks
 from streams.updates import Read, Write, writes_for
@@ -42,6 +48,7 @@ from streams.updates import Read, Write, writes_for
 log = logging.getLogger(__name__)
 MAX_KEPT_KEY_BYTES = 1024  # a dead letter without its body keeps a key up to this size
 deduper = Deduper(seen_notifications, settings.dedupe_window_s)
+redrives = Redrives(deduper)  # dead letters published again (streams.redrive)
 
 
 @app.agent(raw_notifications_topic)
@@ -65,14 +72,18 @@ def handle(record: Incoming) -> Verdict | None:
     """
     try:
         try:
+            origin = origin_of(record)  # a redriven dead letter, or None
             n = decode(record)
+        except RedriveRefusedError as exc:
+            dead_letter(record, exc.reason, exc.kind)
+            return None
         except RecordError as exc:
             known = identify(record)
             if known is None:  # nothing to remember it by
                 dead_letter(record, exc.reason, exc.kind)
                 return None
-            return process(known, record, refused=exc)
-        return process(n, record)
+            return process(known, record, refused=exc, origin=origin)
+        return process(n, record, origin=origin)
     except Exception as exc:
         log.exception("record failed", extra={"fields": {"position": record.position}})
         dead_letter(record, f"internal-error: {type(exc).__name__}: {exc}", "internal-error")
@@ -80,10 +91,17 @@ def handle(record: Incoming) -> Verdict | None:
 
 
 def process(
-    n: Notification, record: Incoming, refused: RecordError | None = None
+    n: Notification,
+    record: Incoming,
+    refused: RecordError | None = None,
+    origin: Origin | None = None,
 ) -> Verdict | None:
-    """Dedupe, then settle a first-seen record; `refused` says why it cannot be applied."""
-    verdict, first = deduper.check(n, record)
+    """Dedupe, then settle a first-seen record; `refused` says why it cannot be applied,
+    `origin` where a redriven one was first accepted."""
+    if origin is None:
+        verdict, first = deduper.check(n, record)
+    else:
+        verdict, first = redrives.check(n, record, origin)
     outcome: Verdict | None = verdict
     if verdict is Verdict.DUPLICATE:
         metrics.by_type(metrics.duplicates, n.type).inc()
@@ -96,7 +114,7 @@ def process(
         except TooLargeForTopicError as exc:  # cannot be shown as a conflict
             dead_letter(record, exc.reason, exc.kind)
             outcome = None
-    elif settle(n, record, refused):
+    elif settle(n, record, refused, origin):
         metrics.by_type(metrics.events if verdict is Verdict.NEW else metrics.replays, n.type).inc()
         metrics.lag.observe(max(time.time() - record.received_at_ms / 1000, 0))
     else:
@@ -105,14 +123,19 @@ def process(
     return outcome
 
 
-def settle(n: Notification, record: Incoming, refused: RecordError | None) -> bool:
+def settle(
+    n: Notification, record: Incoming, refused: RecordError | None, origin: Origin | None = None
+) -> bool:
     """Forward and apply a first-seen record, or dead-letter it (False). Either way it is
-    remembered: a resend is then a DUPLICATE, and ends as this record did."""
+    remembered: a resend is then a DUPLICATE, and ends as this record did. A redrive is
+    ordered in the tables by its original offset and time (streams.redrive)."""
     writes: list[Write] = []
     forwarded = False
     if refused is None:
         try:
-            writes = writes_for(n, record.offset, record.received_at_ms, _reader(record))
+            at_ms = record.received_at_ms if origin is None else origin.received_at_ms
+            first = None if origin is None else origin.offset
+            writes = writes_for(n, record.offset, at_ms, _reader(record), first)
             # The first output: refused (too large) before anything of the record is queued.
             forwarded = publish(topic_for(n.type), record, record.headers)
         except (CannotApplyError, TooLargeForTopicError) as exc:
@@ -124,7 +147,10 @@ def settle(n: Notification, record: Incoming, refused: RecordError | None) -> bo
             store.put(TABLES[write.table], record.partition, write.key, write.value, write.encoded)
     elif not dead_letter(record, refused.reason, refused.kind):
         return False  # nowhere to be seen but raw-notifications: a resend must not be dropped
-    deduper.remember(n, record)
+    if origin is None:
+        deduper.remember(n, record)
+    else:
+        redrives.remember(record, origin, dead=refused is not None)
     return refused is None
 
 

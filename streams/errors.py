@@ -6,7 +6,8 @@
     │   ├── InvalidBodyError       the body is not a valid notification of its source
     │   ├── KeyMismatchError       the record key is not the organization of the body
     │   ├── CannotApplyError       valid, but a table value it leads to cannot be stored
-    │   └── TooLargeForTopicError  its output record would pass the topic's max.message.bytes
+    │   ├── TooLargeForTopicError  its output record would pass the topic's max.message.bytes
+    │   └── RedriveRefusedError    a redrive whose original position cannot order it here
     ├── KafkaCredentialsError  the broker refused the worker's TLS or SASL credentials
     ├── TopicSetupError        the worker could not create or check its topics
     └── StaleTablesError       the data directory holds tables its changelogs do not
@@ -62,6 +63,14 @@ class TooLargeForTopicError(RecordError):
     record is written and the partition goes on (a refused batch would stop the worker)."""
 
     kind = "too-large"
+
+
+class RedriveRefusedError(RecordError):
+    """A redriven dead letter (streams.redrive) whose redrive-source header is not a
+    position before it in its own partition: e.g. partitions were added and the key now
+    hashes elsewhere, so its original offset cannot be compared with this partition's."""
+
+    kind = "redrive-refused"
 
 
 class TopicSetupError(StreamsError):

@@ -143,12 +143,14 @@ def replace(value: Value, offset: int) -> Update:
     return lambda old: None if applied(old, offset) else {**value, "offset": offset}
 
 
-def writes_for(n: Notification, offset: int, at_ms: int, read: Read) -> list[Write]:
+def writes_for(
+    n: Notification, offset: int, at_ms: int, read: Read, origin: int | None = None
+) -> list[Write]:
     """The new values `n` gives the tables, the ones already applied left out; all of
     them computed from `read` before any is written. CannotApplyError if one cannot be
-    stored (see the module docstring)."""
+    stored (see the module docstring). `origin`: see changes_for."""
     writes = []
-    for change in changes_for(n, offset, at_ms):
+    for change in changes_for(n, offset, at_ms, origin):
         new = change.update(read(change.table, change.key))
         if new is None:
             continue
@@ -165,8 +167,13 @@ def writes_for(n: Notification, offset: int, at_ms: int, read: Read) -> list[Wri
     return writes
 
 
-def changes_for(n: Notification, offset: int, at_ms: int) -> list[Change]:
+def changes_for(
+    n: Notification, offset: int, at_ms: int, origin: int | None = None
+) -> list[Change]:
+    """`origin` is the original offset of a redriven dead letter (streams.redrive): it
+    orders every row but the asset counts, whose deltas commute and keep `offset`."""
     body = n.body
+    order = offset if origin is None else origin
     if isinstance(body, AssetCountEnvelope):
         c = body.notification
         key = table_key(body.uId, c.adamId, c.pricingParam)
@@ -180,12 +187,12 @@ def changes_for(n: Notification, offset: int, at_ms: int) -> list[Change]:
             )
         ]
     if isinstance(body, AssetManagementEnvelope):
-        return _assignment_changes(body, offset, at_ms)
+        return _assignment_changes(body, order, at_ms)
     if isinstance(body, UserManagementEnvelope | UserAssociatedEnvelope):
-        return _user_changes(body, offset, at_ms)
+        return _user_changes(body, order, at_ms)
     if isinstance(body, TestEnvelope):
         value = {"uId": body.uId, "notificationId": body.notificationId, "receivedAt": at_ms}
-        return [Change("last_tests", table_key(body.uId), replace(value, offset))]
+        return [Change("last_tests", table_key(body.uId), replace(value, order))]
     if isinstance(body, TenantRestUrlChangeNotification):
         data = body.data.notificationData
         value = {
@@ -195,7 +202,7 @@ def changes_for(n: Notification, offset: int, at_ms: int) -> list[Change]:
             "eventId": body.eventId,
             "updatedAt": at_ms,
         }
-        return [Change("tenant_urls", table_key(data.tenantId), replace(value, offset))]
+        return [Change("tenant_urls", table_key(data.tenantId), replace(value, order))]
     return []  # a type we do not model yet: routed to notifications.other only
 
 

@@ -26,6 +26,10 @@ app.add_typer(kafka_app, name="kafka")
 tenants_app = typer.Typer(no_args_is_help=True, help="Check and edit the tenants file.")
 app.add_typer(token_app, name="token")
 app.add_typer(tenants_app, name="tenants")
+dead_letters_app = typer.Typer(
+    no_args_is_help=True, help="List the workers' dead letters, publish them again."
+)
+app.add_typer(dead_letters_app, name="dead-letters")
 
 T = TypeVar("T")
 
@@ -263,6 +267,86 @@ def _onboarding(action: Callable[[], T]) -> T:
         return action()
     except (TenantsFileError, OnboardingError) as exc:
         typer.echo(f"switchboard: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
+Reason = Annotated[str | None, typer.Option("--reason", help="Only this kind, e.g. invalid-body.")]
+Since = Annotated[
+    str | None,
+    typer.Option(help="Only those dead-lettered since: ISO 8601 (UTC) or 30m, 2h, 1d ago."),
+]
+_DEAD_LETTER_VARIABLES = _variables("switchboard.deadletters", "DeadLetterSettings")
+
+
+@dead_letters_app.command("list", epilog=_DEAD_LETTER_VARIABLES)
+def dead_letters_list(
+    reason: Reason = None,
+    since: Since = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object a line.")] = False,
+) -> None:
+    """What, when, why and from which raw-notifications position, up to the end now."""
+    import json
+
+    from switchboard import deadlettercommands
+
+    rows = _dead_letters(
+        lambda settings, since_ms: deadlettercommands.list_rows(settings, reason, since_ms),
+        since,
+    )
+    if as_json:
+        for row in rows:
+            typer.echo(json.dumps(row))
+    else:
+        from switchboard.deadletters import table
+
+        typer.echo(table(rows))
+
+
+@dead_letters_app.command("redrive", epilog=_DEAD_LETTER_VARIABLES)
+def dead_letters_redrive(
+    reason: Reason = None,
+    since: Since = None,
+    dry_run: Annotated[bool, typer.Option(help="Decide and count, publish nothing.")] = False,
+) -> None:
+    """Publish the originals to raw-notifications again, with a progress bar and a summary.
+
+    They flow through dedupe and the tables once more, once however often they are
+    redriven, and a row a newer update changed meanwhile keeps the newer value."""
+    import time
+
+    from switchboard import deadlettercommands
+
+    summary = _dead_letters(
+        lambda settings, since_ms: deadlettercommands.redrive(
+            settings, reason, since_ms, dry_run, int(time.time() * 1000)
+        ),
+        since,
+    )
+    for line in summary.lines():
+        typer.echo(line)
+    if summary.failed:
+        raise typer.Exit(1)
+
+
+def _dead_letters(action: Callable[[Any, int | None], T], since: str | None) -> T:
+    """Settings read, --since parsed, then `action`; expected failures are one line."""
+    from datetime import UTC, datetime
+
+    from pydantic import ValidationError
+
+    from switchboard.deadletters import DeadLetterError, DeadLetterSettings, parse_since
+
+    try:
+        settings = DeadLetterSettings()
+        since_ms = parse_since(since, datetime.now(UTC)) if since is not None else None
+        return action(settings, since_ms)
+    except ValidationError as exc:
+        typer.echo(
+            f"switchboard dead-letters: settings refused: {settings_problems(exc)}", err=True
+        )
+        raise typer.Exit(1) from None
+    except DeadLetterError as exc:
+        typer.echo(f"switchboard dead-letters: {exc}", err=True)
         raise typer.Exit(1) from None
 
 

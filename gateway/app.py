@@ -31,7 +31,8 @@ from gateway.ratelimit import RateLimiter
 from gateway.replay import ReplayCache
 from gateway.routes import service_router
 from gateway.sharedstate import redis_admission
-from schemas.tenants import TenantRegistry, TenantsFileError
+from schemas.tenantregistry import TenantRegistry, open_registry
+from schemas.tenants import TenantsFileError
 
 log = logging.getLogger(__name__)
 
@@ -96,10 +97,8 @@ def _admission(settings: GatewaySettings, metrics: GatewayMetrics) -> Admission:
 
 
 def _load_tenants(settings: GatewaySettings) -> TenantRegistry:
-    if settings.tenants_file is None:
-        raise SetupError("SWITCHBOARD_TENANTS_FILE is not set: the gateway needs a tenants file")
     try:
-        return TenantRegistry(settings.tenants_file)
+        return open_registry(settings.tenants_file)
     except TenantsFileError as exc:
         raise SetupError(f"tenants file refused: {exc}") from exc
 

@@ -20,7 +20,8 @@ from gateway.errors import AuthenticationError
 from gateway.intake import NotificationRequest
 from gateway.metrics import GatewayMetrics
 from gateway.publisher import Publisher
-from schemas.tenants import Tenant, TenantDirectory, TenantRegistry
+from schemas.tenantregistry import TenantRegistry
+from schemas.tenants import Tenant, TenantDirectory
 
 
 @dataclass

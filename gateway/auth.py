@@ -154,8 +154,9 @@ def _replay_id(claims: dict[str, Any], token: str) -> str:
 def _issuer_of(directory: TenantDirectory, token: str) -> AppIssuer:
     """The configured issuer the token claims to come from (signature not checked yet).
 
-    A peek at the payload only, done here because PyJWT's full decode costs ~50 µs and
-    the signature check decodes the token again anyway (strictly, with PyJWT).
+    A peek at the payload only, done here because a full PyJWT decode would be spent on
+    tokens of unknown issuers, and the signature check decodes the token again anyway
+    (strictly, with PyJWT).
     """
     segments = token.split(".")
     try:
@@ -174,8 +175,8 @@ def _issuer_of(directory: TenantDirectory, token: str) -> AppIssuer:
 
 class _CheckedOnceHMAC(HMACAlgorithm):
     """PyJWT's HMAC, with its check that a secret is not a public key (PEM, SSH, DER or
-    JWK: it tries to parse each, ~40% of a verification) run once per secret instead of
-    on every token. HMAC algorithms only ever get an issuer's `secrets` (see _keyring),
+    JWK: it tries to parse each, a large part of a verification) run once per secret
+    instead of on every token. HMAC algorithms only ever get an issuer's `secrets` (see _keyring),
     which come from the tenants file; a secret refused once is refused every time."""
 
     def __init__(self, hash_alg: Any) -> None:

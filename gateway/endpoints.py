@@ -2,8 +2,8 @@
 gateway.openapi documents it, so what is served and what is described cannot drift.
 
 These two are not FastAPI routes because they are the hot path: served ahead of
-FastAPI's middleware stack and router, which would otherwise be a third of a request's
-CPU. Every other endpoint is an ordinary FastAPI route and is documented by FastAPI, next
+FastAPI's middleware stack and router, which would otherwise be a large share of a
+request's CPU. Every other endpoint is an ordinary FastAPI route and is documented by FastAPI, next
 to these, in the same /openapi.json.
 """
 

@@ -4,8 +4,8 @@ thing to fix: 401 credentials, 429 rate, 415 content type, 413 size, 400 JSON, 4
 in place of the 429 check when the shared replay store does not answer: gateway.sharedstate.)
 
 The tenant's rate is charged as soon as the caller is authenticated, whatever the request
-turns out to be: a refused body costs the event loop as much as an accepted one (a 1 MiB
-invalid body ~150 ms), so invalid requests count against the tenant that sends them.
+turns out to be: a refused body costs the event loop as much as an accepted one (reading
+and parsing it are the cost), so invalid requests count against the tenant that sends them.
 
 The record on raw-notifications is the request body, byte for byte, keyed by the
 organization (uId or tenantId) so one organization's notifications stay in order in one

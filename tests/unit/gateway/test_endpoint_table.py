@@ -24,11 +24,12 @@ from schemas.apple import AppleNotification
 
 
 async def test_every_table_entry_is_documented_with_its_method(client: httpx.AsyncClient) -> None:
-    paths = (await client.get("/openapi.json")).json()["paths"]
+    document = (await client.get("/openapi.json")).json()
     for endpoint in NOTIFICATION_ENDPOINTS:
-        operation = paths[endpoint.path][endpoint.method.lower()]
+        operation = document["paths"][endpoint.path][endpoint.method.lower()]
         assert operation["summary"] == endpoint.summary
         assert operation["security"] == [{endpoint.security: []}]
+        assert endpoint.security in document["components"]["securitySchemes"]
         body = operation["requestBody"]["content"]["application/json"]["schema"]
         assert body == {"$ref": f"#/components/schemas/{endpoint.body_name}"}
         accepted = operation["responses"]["202"]["content"]["application/json"]["schema"]

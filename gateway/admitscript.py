@@ -31,8 +31,8 @@ return 0
 
 class AdmitPipeline:
     """ADMIT calls go to the store in pipelines: one round trip, and one pass through
-    redis-py's per-command machinery (~80 µs of CPU a command when measured), for many
-    requests. At most `connections` pipelines are in flight; calls arriving meanwhile wait
+    redis-py's per-command machinery (the costliest part of a call on the gateway's side),
+    for many requests. At most `connections` pipelines are in flight; calls arriving meanwhile wait
     and leave together in the next one, so a slow store gets fewer, larger pipelines
     instead of a queue of small ones. Each call still gets the verdict of its own script
     run; the store runs them one after the other, each atomically."""

@@ -14,28 +14,25 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp
 
 from gateway.admission import Admission, InProcessAdmission
 from gateway.auth import JwtVerifier
 from gateway.config import GatewaySettings
 from gateway.deps import Gateway
-from gateway.errors import (
-    ProblemError,
-    SetupError,
-    error_response,
-    problem_response,
-)
+from gateway.endpoints import NOTIFICATION_ENDPOINTS
+from gateway.errors import ProblemError, SetupError, answer_for
 from gateway.metrics import GatewayMetrics
 from gateway.middleware import NotificationEndpoints, RequestContextMiddleware
 from gateway.openapi import install_openapi
 from gateway.publisher import KafkaPublisher, Publisher
 from gateway.ratelimit import RateLimiter
 from gateway.replay import ReplayCache
-from gateway.routes import NOTIFICATION_ENDPOINTS, ROUTES, service_router
+from gateway.routes import service_router
 from gateway.sharedstate import redis_admission
-from schemas.tenants import TenantRegistry, TenantsFileError
+from schemas.tenantregistry import TenantRegistry, open_registry
+from schemas.tenants import TenantsFileError
 
 log = logging.getLogger(__name__)
 
@@ -62,27 +59,32 @@ def create_app(
         "them, unchanged, to Kafka. 202 means the record is stored (acks=all).",
         lifespan=_lifespan,
         redoc_url=None,
-        # FastAPI's OpenTelemetry hooks cost ~15 µs a request even unconfigured; the
-        # gateway's own Prometheus metrics are its telemetry.
+        # FastAPI's OpenTelemetry hooks cost time on every request even unconfigured;
+        # the gateway's own Prometheus metrics are its telemetry.
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.gateway = gateway
     app.include_router(service_router)
     _install_error_handlers(app)
-    install_openapi(app)
+    install_openapi(app, NOTIFICATION_ENDPOINTS)
     return app
 
 
 class _GatewayApp(FastAPI):
     """FastAPI with the request context and the notification endpoints in front of its
-    whole middleware stack."""
+    whole middleware stack (built at the first request, when every route is included)."""
 
     def build_middleware_stack(self) -> ASGIApp:
         gateway: Gateway = self.state.gateway
         stack = NotificationEndpoints(
             super().build_middleware_stack(), gateway, NOTIFICATION_ENDPOINTS
         )
-        return RequestContextMiddleware(stack, gateway.metrics, ROUTES)
+        return RequestContextMiddleware(stack, gateway.metrics, self.metric_routes())
+
+    def metric_routes(self) -> frozenset[str]:
+        """The paths the request metrics name: the documented ones, the table's and
+        FastAPI's routes alike (/openapi.json and /docs count as other paths)."""
+        return frozenset(self.openapi()["paths"])
 
 
 def _admission(settings: GatewaySettings, metrics: GatewayMetrics) -> Admission:
@@ -95,10 +97,8 @@ def _admission(settings: GatewaySettings, metrics: GatewayMetrics) -> Admission:
 
 
 def _load_tenants(settings: GatewaySettings) -> TenantRegistry:
-    if settings.tenants_file is None:
-        raise SetupError("SWITCHBOARD_TENANTS_FILE is not set: the gateway needs a tenants file")
     try:
-        return TenantRegistry(settings.tenants_file)
+        return open_registry(settings.tenants_file)
     except TenantsFileError as exc:
         raise SetupError(f"tenants file refused: {exc}") from exc
 
@@ -129,32 +129,12 @@ async def _reload_tenants(gateway: Gateway) -> None:
             log.exception("tenants file reload failed")
 
 
-def _request_id(request: Request) -> str | None:
-    return getattr(request.state, "request_id", None)
-
-
 def _install_error_handlers(app: FastAPI) -> None:
-    async def on_problem(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, ProblemError)
-        return error_response(exc, _request_id(request))
+    """FastAPI's routes answer exceptions as the notification endpoints do (answer_for)."""
 
-    async def on_http_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, StarletteHTTPException)
-        detail = {404: "no such endpoint", 405: "method not allowed on this endpoint"}.get(
-            exc.status_code, str(exc.detail)
-        )
-        return problem_response(
-            exc.status_code, detail, request_id=_request_id(request), headers=exc.headers
-        )
+    async def on_error(request: Request, exc: Exception) -> Response:
+        request_id = getattr(request.state, "request_id", None)
+        return answer_for(exc, request_id, request.url.path)
 
-    async def on_request_validation(request: Request, exc: Exception) -> Response:
-        return problem_response(422, "invalid request", request_id=_request_id(request))
-
-    async def on_crash(request: Request, exc: Exception) -> Response:
-        log.error("unhandled error on %s", request.url.path, exc_info=exc)
-        return problem_response(500, "internal error", request_id=_request_id(request))
-
-    app.add_exception_handler(ProblemError, on_problem)
-    app.add_exception_handler(StarletteHTTPException, on_http_error)
-    app.add_exception_handler(RequestValidationError, on_request_validation)
-    app.add_exception_handler(Exception, on_crash)
+    for caught in (ProblemError, HTTPException, RequestValidationError, Exception):
+        app.add_exception_handler(caught, on_error)

@@ -33,8 +33,7 @@ from jwt.algorithms import HMACAlgorithm
 
 from gateway.admission import ReplayTicket
 from gateway.errors import AuthenticationError
-from schemas.tenants import AppIssuer, Tenant, TenantDirectory
-from schemas.tenants import bearer_token as parse_bearer
+from schemas.tenants import AppIssuer, Tenant, TenantDirectory, bearer_token
 
 log = logging.getLogger(__name__)
 
@@ -45,15 +44,16 @@ INVALID_TOKEN = "the bearer token is not valid for this endpoint"  # noqa: S105
 _MALFORMED = (jwt.PyJWTError, ValueError, TypeError, RecursionError)
 
 
-def bearer_token(authorization: str | None) -> str:
-    """The token of an `Authorization: Bearer <token>` header."""
+def required_bearer_token(authorization: str | None) -> str:
+    """The token of an `Authorization: Bearer <token>` header, or 401 saying what is wrong
+    (schemas.tenants.bearer_token parses the header)."""
     if not authorization:
         raise AuthenticationError(
             "missing Authorization header: send 'Authorization: Bearer <token>'",
             "missing",
             error=None,
         )
-    token = parse_bearer(authorization)
+    token = bearer_token(authorization)
     if token is None:
         raise AuthenticationError(
             "the Authorization header must be 'Bearer <token>'",
@@ -66,16 +66,17 @@ def bearer_token(authorization: str | None) -> str:
 
 
 def authenticate_bearer(directory: TenantDirectory, authorization: str | None) -> Tenant:
-    tenant = directory.tenant_for_token(bearer_token(authorization))
+    tenant = directory.tenant_for_token(required_bearer_token(authorization))
     if tenant is None:
         raise AuthenticationError(INVALID_TOKEN, "unknown_token")
     return tenant
 
 
 @dataclass
-class AppCaller:
-    """A verified app issuer and its tenant; `ticket` is what makes the token single-use
-    (not marked used yet: gateway.admission does that)."""
+class VerifiedJwt:
+    """An app JWT whose signature and claims passed: its issuer and the issuer's tenant;
+    `ticket` is what makes the token single-use (not marked used yet: gateway.admission
+    does that, and gateway.deps.jwt_caller makes the admitted Caller)."""
 
     tenant: Tenant
     issuer: AppIssuer
@@ -87,8 +88,8 @@ class JwtVerifier:
         self._leeway = leeway_s
         self._clock = clock
 
-    def verify(self, directory: TenantDirectory, authorization: str | None) -> AppCaller:
-        token = bearer_token(authorization)
+    def verify(self, directory: TenantDirectory, authorization: str | None) -> VerifiedJwt:
+        token = required_bearer_token(authorization)
         issuer = _issuer_of(directory, token)
         claims = _verified_claims(issuer, token)
         until = self._check_times(issuer, claims)
@@ -96,7 +97,7 @@ class JwtVerifier:
         tenant = directory.tenant(issuer.tenant)
         if tenant is None:  # the tenants file refuses this; kept for safety
             raise AuthenticationError(INVALID_TOKEN, "unknown_tenant")
-        return AppCaller(
+        return VerifiedJwt(
             tenant, issuer, ReplayTicket((issuer.iss, _replay_id(claims, token)), until)
         )
 
@@ -153,8 +154,9 @@ def _replay_id(claims: dict[str, Any], token: str) -> str:
 def _issuer_of(directory: TenantDirectory, token: str) -> AppIssuer:
     """The configured issuer the token claims to come from (signature not checked yet).
 
-    A peek at the payload only, done here because PyJWT's full decode costs ~50 µs and
-    the signature check decodes the token again anyway (strictly, with PyJWT).
+    A peek at the payload only, done here because a full PyJWT decode would be spent on
+    tokens of unknown issuers, and the signature check decodes the token again anyway
+    (strictly, with PyJWT).
     """
     segments = token.split(".")
     try:
@@ -173,8 +175,8 @@ def _issuer_of(directory: TenantDirectory, token: str) -> AppIssuer:
 
 class _CheckedOnceHMAC(HMACAlgorithm):
     """PyJWT's HMAC, with its check that a secret is not a public key (PEM, SSH, DER or
-    JWK: it tries to parse each, ~40% of a verification) run once per secret instead of
-    on every token. HMAC algorithms only ever get an issuer's `secrets` (see _keyring),
+    JWK: it tries to parse each, a large part of a verification) run once per secret
+    instead of on every token. HMAC algorithms only ever get an issuer's `secrets` (see _keyring),
     which come from the tenants file; a secret refused once is refused every time."""
 
     def __init__(self, hash_alg: Any) -> None:

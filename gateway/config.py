@@ -5,25 +5,27 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from schemas.kafkasecurity import KafkaSecurity
+from schemas.sharedsettings import SharedSettings
 from schemas.topics import RAW_NOTIFICATIONS
 
 MIB = 1024 * 1024
 
 
-class GatewaySettings(KafkaSecurity, BaseSettings):
-    """Every knob of the gateway. Senders' secrets live in the tenants file; Kafka's
-    credentials are the SWITCHBOARD_KAFKA_* fields of schemas.kafkasecurity."""
+class GatewaySettings(SharedSettings, BaseSettings):
+    """Every knob of the gateway. Senders' secrets live in the tenants file; the Kafka
+    cluster, its credentials, the topic prefix and the tenants file are the fields shared
+    with the workers (schemas.sharedsettings)."""
 
     model_config = SettingsConfigDict(env_prefix="SWITCHBOARD_", extra="ignore", frozen=True)
 
-    kafka_bootstrap: str = "127.0.0.1:9092"
-    tenants_file: Path | None = Field(
-        default=None, description="YAML tenants file (schemas/tenants.py); required."
-    )
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
-    raw_topic: str = RAW_NOTIFICATIONS
+    # By default the workers' raw topic: the same prefix, so both sides agree on it. Set
+    # only to publish somewhere else (a benchmark, a test of the gateway alone).
+    raw_topic: str = Field(
+        default_factory=lambda fields: f"{fields['topic_prefix']}{RAW_NOTIFICATIONS}",
+        description=f"SWITCHBOARD_TOPIC_PREFIX + {RAW_NOTIFICATIONS}",
+    )
 
     max_body_bytes: int = Field(default=MIB, gt=0)
     # The sender retries 3 times within 1-5 minutes: a fast 503 beats a slow timeout.

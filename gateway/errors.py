@@ -20,18 +20,26 @@ Refused before a request reaches the app (gateway.connections, `problem_message`
 request too slow to arrive, 431 a request head too large or with too many headers, 503 a
 connection over the cap.
 
-Only ProblemError reaches a sender. Anything else escaping a route is a bug: it is logged
-and answered 500 without detail.
+Only ProblemError reaches a sender with its detail. `answer_for` is the one mapping from
+an exception to its answer, for the notification endpoints and FastAPI's routes alike:
+FastAPI's own refusals (404, 405, 422) become problem documents too, and anything else
+escaping a route is a bug: it is logged and answered 500 without detail.
 """
 
+import logging
 from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any, ClassVar
 
 import orjson
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
+log = logging.getLogger(__name__)
+
 PROBLEM_JSON = "application/problem+json"
+_ROUTING_DETAIL = {404: "no such endpoint", 405: "method not allowed on this endpoint"}
 
 
 class GatewayError(Exception):
@@ -176,3 +184,16 @@ def error_response(error: ProblemError, request_id: str | None = None) -> Respon
         headers=error.headers,
         extra=error.extra,
     )
+
+
+def answer_for(exc: Exception, request_id: str | None, path: str) -> Response:
+    """The problem document answering `exc`, raised while serving `path`."""
+    if isinstance(exc, ProblemError):
+        return error_response(exc, request_id)
+    if isinstance(exc, HTTPException):  # FastAPI's routing and its routes' own refusals
+        detail = _ROUTING_DETAIL.get(exc.status_code, str(exc.detail))
+        return problem_response(exc.status_code, detail, request_id=request_id, headers=exc.headers)
+    if isinstance(exc, RequestValidationError):
+        return problem_response(422, "invalid request", request_id=request_id)
+    log.error("unhandled error on %s (request %s)", path, request_id, exc_info=exc)
+    return problem_response(500, "internal error", request_id=request_id)

@@ -27,13 +27,13 @@ _UTF8 = ("utf-8", "utf8")
 
 
 @dataclass(slots=True)
-class Incoming:
+class NotificationRequest:
     """What a notification endpoint sees of its request: the headers (names lower-case,
     as ASGI gives them; the first of repeated ones), the body to read, its request id
     and receive time, and the tenant once authenticated (for the request metrics).
 
     Plain ASGI rather than Starlette's Request: the endpoints are the hot path, and a
-    Request with its Headers and State cost ~10 µs a request here."""
+    Request builds its Headers and State objects on every request."""
 
     headers: dict[bytes, bytes]
     receive: Receive
@@ -42,7 +42,9 @@ class Incoming:
     tenant: str | None = None
 
     @classmethod
-    def of(cls, scope: Scope, receive: Receive, request_id: str, received_at_ms: int) -> "Incoming":
+    def of(
+        cls, scope: Scope, receive: Receive, request_id: str, received_at_ms: int
+    ) -> "NotificationRequest":
         headers: dict[bytes, bytes] = {}
         for name, value in scope["headers"]:
             headers.setdefault(name, value)
@@ -72,9 +74,9 @@ def check_content_type(value: str | None) -> None:
             raise UnsupportedMediaTypeError("JSON bodies must be UTF-8 (charset=utf-8)")
 
 
-async def read_body(incoming: Incoming, limit: int) -> bytes:
+async def read_body(request: NotificationRequest, limit: int) -> bytes:
     """The raw body, refusing (413) a declared or actual length over `limit` bytes."""
-    declared = incoming.headers.get(b"content-length")
+    declared = request.headers.get(b"content-length")
     if declared is not None:
         if not (declared.isascii() and declared.isdigit()):
             raise BadRequestError("Content-Length must be a number of bytes")
@@ -83,7 +85,7 @@ async def read_body(incoming: Incoming, limit: int) -> bytes:
     chunks: list[bytes] = []
     size = 0
     while True:
-        message = await incoming.receive()
+        message = await request.receive()
         if message["type"] != "http.request":
             raise ClientDisconnect()
         chunk = message.get("body", b"")

@@ -4,17 +4,16 @@ thing to fix: 401 credentials, 429 rate, 415 content type, 413 size, 400 JSON, 4
 in place of the 429 check when the shared replay store does not answer: gateway.sharedstate.)
 
 The tenant's rate is charged as soon as the caller is authenticated, whatever the request
-turns out to be: a refused body costs the event loop as much as an accepted one (a 1 MiB
-invalid body ~150 ms), so invalid requests count against the tenant that sends them.
+turns out to be: a refused body costs the event loop as much as an accepted one (reading
+and parsing it are the cost), so invalid requests count against the tenant that sends them.
 
 The record on raw-notifications is the request body, byte for byte, keyed by the
 organization (uId or tenantId) so one organization's notifications stay in order in one
 partition; the headers (schemas.headers) say who sent it, when, and its sha256.
 
-The two notification endpoints are served by gateway.middleware.NotificationEndpoints,
-ahead of FastAPI's middleware stack and router (together a third of the CPU of a
-request); gateway.openapi documents them. The service endpoints are ordinary FastAPI
-routes.
+The two notification handlers are entries of the table in gateway.endpoints, which
+gateway.middleware serves and gateway.openapi documents. The service endpoints are
+ordinary FastAPI routes.
 """
 
 import hashlib
@@ -30,7 +29,6 @@ from gateway.deps import (
     Caller,
     Gateway,
     GatewayDep,
-    PublisherDep,
     bearer_caller,
     jwt_caller,
 )
@@ -41,7 +39,7 @@ from gateway.errors import (
     SchemaViolationError,
     error_response,
 )
-from gateway.intake import Incoming, check_content_type, parse_body, read_body
+from gateway.intake import NotificationRequest, check_content_type, parse_body, read_body
 from schemas import headers as h
 from schemas.app import parse_app
 from schemas.apple import parse_apple
@@ -49,33 +47,32 @@ from schemas.apple import parse_apple
 SOURCE_APPLE, SOURCE_APP = h.SOURCE_APPLE.encode(), h.SOURCE_APP.encode()
 APPLE_PATH = "/v1/notifications"
 APP_PATH = "/v1/app-notifications"
-ROUTES = frozenset({APPLE_PATH, APP_PATH, "/healthz", "/readyz", "/metrics"})
 
 
-async def post_notification(incoming: Incoming, gateway: Gateway) -> Response:
+async def post_notification(request: NotificationRequest, gateway: Gateway) -> Response:
     """Bearer token of a tenant; the body's uId must be one of the tenant's uids."""
-    caller = await bearer_caller(incoming, gateway, APPLE_PATH)
-    check_content_type(incoming.header(b"content-type"))
-    body = await read_body(incoming, gateway.settings.max_body_bytes)
+    caller = await bearer_caller(request, gateway, APPLE_PATH)
+    check_content_type(request.header(b"content-type"))
+    body = await read_body(request, gateway.settings.max_body_bytes)
     notification = parse_body(parse_apple, body)
     uid = notification.uId
     if not caller.directory.owns_uid(caller.tenant, uid):
         raise ForbiddenError(f"this token may not send notifications for uId {_short(uid)}")
-    await _publish(incoming, gateway, caller, uid, body, SOURCE_APPLE)
+    await _publish(request, gateway, caller, uid, body, SOURCE_APPLE)
     return _accepted("notificationId", notification.notificationId)
 
 
-async def post_app_notification(incoming: Incoming, gateway: Gateway) -> Response:
+async def post_app_notification(request: NotificationRequest, gateway: Gateway) -> Response:
     """JWT of a configured issuer; data.notificationData.tenantId must be its tenant's."""
-    caller = await jwt_caller(incoming, gateway, APP_PATH)
+    caller = await jwt_caller(request, gateway, APP_PATH)
     try:
-        check_content_type(incoming.header(b"content-type"))
-        body = await read_body(incoming, gateway.settings.max_body_bytes)
+        check_content_type(request.header(b"content-type"))
+        body = await read_body(request, gateway.settings.max_body_bytes)
         event = parse_body(parse_app, body)
         tenant_id = event.tenant_id
         if not caller.directory.owns_tenant_id(caller.tenant, tenant_id):
             raise ForbiddenError(f"this token may not send events for tenantId {_short(tenant_id)}")
-        await _publish(incoming, gateway, caller, tenant_id, body, SOURCE_APP)
+        await _publish(request, gateway, caller, tenant_id, body, SOURCE_APP)
     except BaseException:
         if caller.ticket is not None:  # not accepted: the sender may retry with the token
             await gateway.admission.release(caller.ticket)
@@ -83,7 +80,6 @@ async def post_app_notification(incoming: Incoming, gateway: Gateway) -> Respons
     return _accepted("eventId", event.eventId)
 
 
-NOTIFICATION_ENDPOINTS = {APPLE_PATH: post_notification, APP_PATH: post_app_notification}
 service_router = APIRouter()
 
 
@@ -97,7 +93,8 @@ async def healthz() -> dict[str, str]:
     summary="The producer can store notifications in Kafka (503 otherwise)",
     responses={503: {"description": "Kafka is unreachable, or raw-notifications is missing."}},
 )
-async def readyz(request: Request, publisher: PublisherDep, gateway: GatewayDep) -> Response:
+async def readyz(request: Request, gateway: GatewayDep) -> Response:
+    publisher = gateway.publisher
     if publisher.ready():
         return Response(b'{"status":"ready"}', media_type="application/json")
     retry = gateway.settings.unavailable_retry_after_s
@@ -111,15 +108,20 @@ async def metrics(gateway: GatewayDep) -> Response:
 
 
 async def _publish(
-    incoming: Incoming, gateway: Gateway, caller: Caller, key: str, body: bytes, source: bytes
+    request: NotificationRequest,
+    gateway: Gateway,
+    caller: Caller,
+    key: str,
+    body: bytes,
+    source: bytes,
 ) -> None:
     tenant = caller.tenant
     headers = [
         (h.TENANT, tenant.id.encode()),
         (h.SOURCE, source),
-        (h.RECEIVED_AT, b"%d" % incoming.received_at_ms),
+        (h.RECEIVED_AT, b"%d" % request.received_at_ms),
         (h.CONTENT_SHA256, hashlib.sha256(body).hexdigest().encode()),
-        (h.REQUEST_ID, incoming.request_id.encode()),
+        (h.REQUEST_ID, request.request_id.encode()),
     ]
     metrics = gateway.metrics
     started = time.perf_counter()

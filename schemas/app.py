@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.apple import NonEmptyStr
-from schemas.bounds import Int64, NonEmptyText
+from schemas.bounds import NonEmptyText
 from schemas.strictjson import load_json
 
 
@@ -54,23 +54,6 @@ class AppNotification(AppModel):
 class TenantRestUrlChangeNotification(AppNotification):
     eventType: Literal["TENANT_REST_URL_CHANGE"]
     data: TenantRestUrlChangeEventData
-
-
-class AppTokenClaims(AppModel):
-    """The claims of the bearer JWT, as the document's "Sample JWT Payload" shows them.
-
-    A description of the sample, not a verifier: the gateway checks signature, issuer,
-    audience and times with PyJWT. Note that the sample contradicts its own table: its
-    exp/iat look like milliseconds and are 30 hours apart, where JWT uses seconds and
-    the table says 60 seconds; `sub` and `jti` are null although the table sets them.
-    """
-
-    iss: NonEmptyStr
-    aud: NonEmptyStr | list[NonEmptyStr]
-    exp: Int64
-    iat: Int64
-    sub: str | None = None
-    jti: str | None = None
 
 
 def parse_app(raw: bytes | str) -> AppNotification:

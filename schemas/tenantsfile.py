@@ -1,11 +1,14 @@
 """The tenants file's schema, and the rules a whole file must meet to be loaded.
 
 A file is refused whole (at start the process stops; on reload the previous file stays,
-see schemas.tenants.TenantRegistry) when it could hand one organization to two tenants,
+see schemas.tenantregistry) when it could hand one organization to two tenants,
 lock every sender out, or accept weak credentials: a uId or tenantId listed for two
 tenants, no tenant at all, an HMAC secret shorter than RFC 7518 section 3.2 allows, a
 max_lifetime_s above 48 hours. Refusal messages never repeat a value that could be a
 secret (a secret's position, not its text; a YAML error's line and column, not the line).
+
+The YAML parse is here too, so schemas needs PyYAML besides pydantic: the file's format is
+part of the contract, and every reader of the file must parse it the same way.
 """
 
 import re

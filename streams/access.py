@@ -1,6 +1,6 @@
 """Who may read an organization: the gateway's bearer tokens and tenants file.
 
-The rules live in schemas.tenants (TenantRegistry: tenant_for_token, owns_uid,
+The rules live in schemas.tenants (TenantDirectory: tenant_for_token, owns_uid,
 owns_tenant_id), shared with the gateway; this module only reads the header and maps
 the outcome to HTTP statuses: 401 without a valid token (a token that is not ASCII
 included), 403 for another tenant's organization. The registry re-reads the file when
@@ -14,7 +14,8 @@ from typing import Any, Literal
 
 from faust.web import Request, Response, View
 
-from schemas.tenants import TenantRegistry, bearer_token
+from schemas.tenantregistry import TenantRegistry, open_registry
+from schemas.tenants import bearer_token
 from streams.app import settings
 
 OrgKind = Literal["uId", "tenantId"]
@@ -33,9 +34,7 @@ class Denied:
 def registry() -> TenantRegistry:
     global _registry
     if _registry is None:
-        if settings.tenants_file is None:
-            raise RuntimeError("SWITCHBOARD_TENANTS_FILE is not set")
-        _registry = TenantRegistry(settings.tenants_file)
+        _registry = open_registry(settings.tenants_file)
     _registry.reload_if_changed()
     return _registry
 

@@ -7,20 +7,17 @@ from typing import Any
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from schemas.kafkasecurity import KafkaSecurity
+from schemas.sharedsettings import SharedSettings
 
 
-class WorkerSettings(KafkaSecurity, BaseSettings):
-    """Every knob of a stream worker. Senders' secrets live in the tenants file; Kafka's
-    credentials are the SWITCHBOARD_KAFKA_* fields of schemas.kafkasecurity."""
+class WorkerSettings(SharedSettings, BaseSettings):
+    """Every knob of a stream worker. Senders' secrets live in the tenants file; the Kafka
+    cluster, its credentials, the topic prefix and the tenants file are the fields shared
+    with the gateway (schemas.sharedsettings)."""
 
     model_config = SettingsConfigDict(env_prefix="SWITCHBOARD_", extra="ignore", frozen=True)
 
-    kafka_bootstrap: str = "127.0.0.1:9092"
     app_id: str = Field(default="switchboard", min_length=1, description="Consumer group id.")
-    topic_prefix: str = Field(
-        default="", description="Prepended to every topic name of schemas.topics."
-    )
     # raw-notifications, the per-type topics and every changelog share this count, so the
     # partition of an organization is the same everywhere (co-partitioning). Changing it
     # on a live cluster moves organizations between partitions: a migration, not a knob.
@@ -32,9 +29,6 @@ class WorkerSettings(KafkaSecurity, BaseSettings):
     web_bind: str = "127.0.0.1"
     web_host: str = Field(default="127.0.0.1", description="Host other workers forward to.")
     web_port: int = Field(default=6066, ge=1, le=65535)
-    tenants_file: Path | None = Field(
-        default=None, description="YAML tenants file (schemas/tenants.py); required."
-    )
     commit_interval_s: float = Field(default=1.0, gt=0)
     # How long a worker killed without a goodbye keeps its partitions before the group
     # moves them to the others (Kafka group session timeout; the broker's minimum is 6 s).
@@ -59,10 +53,6 @@ class WorkerSettings(KafkaSecurity, BaseSettings):
             "max_write_buffer_number": 2,
             "block_cache_size": self.rocksdb_block_cache_mib * mib,
         }
-
-    def topic(self, name: str) -> str:
-        """The cluster-wide name of a topic of schemas.topics."""
-        return f"{self.topic_prefix}{name}"
 
     def kafka_ssl_context(self) -> ssl.SSLContext | None:
         """The TLS context of every aiokafka client (Faust's and ours), None without TLS:

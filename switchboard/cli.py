@@ -43,11 +43,18 @@ def _variables(module: str, settings: str) -> str:
     except Exception as exc:  # a broken service must not break the other commands' help
         return f"(settings unavailable: {exc})"
     lines = [
-        f"SWITCHBOARD_{name.upper()}={'' if field.default is None else field.default}"
+        f"SWITCHBOARD_{name.upper()}={_default(field)}"
         for name, field in fields.items()
         if not field.is_required()
     ]
     return "Environment variables (with defaults):\n\n" + "\n\n".join(lines)
+
+
+def _default(field: Any) -> str:
+    """A field's default as the help shows it; a computed one by its description."""
+    if field.default_factory is not None:
+        return f"({field.description})"
+    return "" if field.default is None else str(field.default)
 
 
 def _version(value: bool) -> None:

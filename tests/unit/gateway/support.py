@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from gateway.admission import InProcessAdmission
-from gateway.auth import AppCaller, JwtVerifier
+from gateway.auth import JwtVerifier, VerifiedJwt
 from gateway.errors import KafkaUnavailableError, PublishTimeoutError
 from gateway.ratelimit import RateLimiter
 from gateway.replay import ReplayCache
@@ -264,10 +264,10 @@ class VerifyOnce:
         self.jwt = JwtVerifier(leeway_s, clock)
         self.admission = InProcessAdmission(cache, RateLimiter())
 
-    def verify(self, directory: TenantDirectory, authorization: str) -> AppCaller:
+    def verify(self, directory: TenantDirectory, authorization: str) -> VerifiedJwt:
         caller = self.jwt.verify(directory, authorization)
         self.admission.check(caller.tenant.id, None, caller.ticket)
         return caller
 
-    def release(self, caller: AppCaller) -> None:
+    def release(self, caller: VerifiedJwt) -> None:
         self.admission.replays.release(caller.ticket.key)

@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from gateway.auth import bearer_token
+from gateway.auth import required_bearer_token
 from gateway.errors import AuthenticationError, UnsupportedMediaTypeError
 from gateway.intake import check_content_type, field_path
 from gateway.ratelimit import RateLimiter
@@ -49,13 +49,13 @@ def reason_of(token: str, clock: Clock | None = None) -> str:
     ("header", "token"),
     [("Bearer abc", "abc"), ("bearer abc", "abc"), ("BEARER  abc ", "abc"), ("Bearer a b", "a b")],
 )
-def test_bearer_token_parsing(header: str, token: str) -> None:
-    assert bearer_token(header) == token
+def test_required_bearer_token_parsing(header: str, token: str) -> None:
+    assert required_bearer_token(header) == token
 
 
 def test_missing_header_has_no_error_code_in_the_challenge() -> None:
     with pytest.raises(AuthenticationError) as caught:
-        bearer_token(None)
+        required_bearer_token(None)
     assert caught.value.headers["WWW-Authenticate"] == 'Bearer realm="switchboard"'
 
 

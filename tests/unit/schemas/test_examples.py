@@ -152,14 +152,6 @@ def test_tenant_rest_url_change() -> None:
     assert data.productUuid == "c9ade037-9b06-4b9c-85dd-473adc5951c8"
 
 
-def test_jwt_payload() -> None:
-    claims = app.AppTokenClaims.model_validate_json(example_bytes("app_jwt_payload"))
-    assert claims.iss == "ams"
-    assert claims.aud == "03a22eb2-537b-471c-bf2b-2055e2f71618"
-    assert (claims.exp, claims.iat) == (1507072485000, 1506964485000)
-    assert claims.sub is None and claims.jti is None
-
-
 @pytest.mark.parametrize("name", sorted(n for n in ALL_EXAMPLES if n.startswith("apple_")))
 def test_every_apple_example_dumps_and_parses_back_equal(name: str) -> None:
     if name == "apple_envelope":

@@ -6,13 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from schemas.tenants import (
-    TenantDirectory,
-    TenantRegistry,
-    TenantsFileError,
-    bearer_token,
-    token_sha256,
-)
+from schemas.tenantregistry import TenantRegistry
+from schemas.tenants import TenantDirectory, TenantsFileError, bearer_token, token_sha256
 
 OLD_TOKEN, NEW_TOKEN, OTHER_TOKEN = "mdm-old-token", "mdm-new-token", "other-token"
 SECRET = "hmac-secret-value-0123456789abcdef"  # 34 bytes: RFC 7518 wants 32 for HS256
@@ -167,7 +162,7 @@ def test_a_broken_file_is_refused_once_and_the_old_directory_stays(
     registry = TenantRegistry(path)
     before = registry.current
     write(path, "tenants: [unclosed", 2_000)
-    with caplog.at_level(logging.ERROR, logger="schemas.tenants"):
+    with caplog.at_level(logging.ERROR, logger="schemas.tenantregistry"):
         assert registry.reload_if_changed() is False
         assert registry.reload_if_changed() is False  # same broken version: not read again
     assert len(caplog.records) == 1 and "refused" in caplog.records[0].getMessage()

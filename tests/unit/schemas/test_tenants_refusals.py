@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
-from schemas.tenants import TenantDirectory, TenantRegistry, TenantsFileError, token_sha256
+from schemas.tenantregistry import TenantRegistry
+from schemas.tenants import TenantDirectory, TenantsFileError, token_sha256
 
 SECRET = "a-shared-secret-of-thirty-two-b!"  # exactly 32 bytes
 assert len(SECRET.encode()) == 32
@@ -145,7 +146,7 @@ def test_a_lifetime_above_300_s_is_loaded_with_a_warning(
         ]
     )
     write(path, config, 1_000)
-    with caplog.at_level(logging.WARNING, logger="schemas.tenants"):
+    with caplog.at_level(logging.WARNING, logger="schemas.tenantregistry"):
         registry = TenantRegistry(path)
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1
@@ -183,7 +184,7 @@ def test_yaml_errors_give_line_column_and_problem_but_never_the_line(
     write(path, two_tenants(), 1_000)
     registry = TenantRegistry(path)
     write(path, text, 2_000)
-    with caplog.at_level(logging.ERROR, logger="schemas.tenants"):
+    with caplog.at_level(logging.ERROR, logger="schemas.tenantregistry"):
         assert registry.reload_if_changed() is False
     [record] = caplog.records
     assert f"line {line}, column {column}" in record.getMessage()
@@ -198,7 +199,7 @@ def test_a_reload_that_would_share_an_organization_keeps_the_previous_file(
     registry = TenantRegistry(path)
     before = registry.current
     write(path, two_tenants({"uids": ["1111"]}, {"uids": ["2222", "1111"]}), 2_000)
-    with caplog.at_level(logging.ERROR, logger="schemas.tenants"):
+    with caplog.at_level(logging.ERROR, logger="schemas.tenantregistry"):
         assert registry.reload_if_changed() is False
     assert registry.current is before
     globex = registry.current.tenant("globex")

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from schemas.tenants import TenantDirectory, TenantRegistry, token_sha256
+from schemas.tenantregistry import TenantRegistry
+from schemas.tenants import TenantDirectory, token_sha256
 from switchboard import onboarding
 from switchboard.cli import app
 

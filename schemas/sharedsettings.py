@@ -15,17 +15,22 @@ from pydantic import Field
 from schemas.kafkasecurity import KafkaSecurity
 
 
-class SharedSettings(KafkaSecurity):
-    """The fields shared by GatewaySettings and WorkerSettings (a mixin, no prefix of its own)."""
+class KafkaSettings(KafkaSecurity):
+    """Which Kafka and which topics: what every process and command that talks to Kafka reads."""
 
     kafka_bootstrap: str = "127.0.0.1:9092"
     topic_prefix: str = Field(
         default="", description="Prepended to every topic name of schemas.topics."
     )
-    tenants_file: Path | None = Field(
-        default=None, description="YAML tenants file (schemas/tenants.py); required."
-    )
 
     def topic(self, name: str) -> str:
         """The cluster-wide name of a topic of schemas.topics."""
         return f"{self.topic_prefix}{name}"
+
+
+class SharedSettings(KafkaSettings):
+    """The fields shared by GatewaySettings and WorkerSettings (a mixin, no prefix of its own)."""
+
+    tenants_file: Path | None = Field(
+        default=None, description="YAML tenants file (schemas/tenants.py); required."
+    )

@@ -27,7 +27,7 @@ import orjson
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas import headers as h
-from schemas.kafkasecurity import KafkaSecurity
+from schemas.sharedsettings import KafkaSettings
 from streams.keys import partition_for
 
 Headers = tuple[tuple[str, bytes], ...]
@@ -37,16 +37,10 @@ DEAD_LETTER_ONLY = frozenset(
 REPLACED = frozenset({h.RECEIVED_AT, h.REDRIVE_SOURCE, h.REDRIVE_RECEIVED_AT})
 
 
-class DeadLetterSettings(KafkaSecurity, BaseSettings):
+class DeadLetterSettings(KafkaSettings, BaseSettings):
     """The Kafka the workers use: the same SWITCHBOARD_* variables as `switchboard worker`."""
 
     model_config = SettingsConfigDict(env_prefix="SWITCHBOARD_", extra="ignore", frozen=True)
-
-    kafka_bootstrap: str = "127.0.0.1:9092"
-    topic_prefix: str = ""  # the workers' SWITCHBOARD_TOPIC_PREFIX
-
-    def topic(self, name: str) -> str:
-        return f"{self.topic_prefix}{name}"
 
 
 class DeadLetterError(Exception):

@@ -19,6 +19,7 @@ from starlette.types import ASGIApp
 
 from gateway.admission import Admission, InProcessAdmission
 from gateway.auth import JwtVerifier
+from gateway.baselines import BASELINE_PATH, baseline_router
 from gateway.config import GatewaySettings
 from gateway.deps import Gateway
 from gateway.errors import (
@@ -68,6 +69,7 @@ def create_app(
     )
     app.state.gateway = gateway
     app.include_router(service_router)
+    app.include_router(baseline_router)
     _install_error_handlers(app)
     install_openapi(app)
     return app
@@ -82,7 +84,7 @@ class _GatewayApp(FastAPI):
         stack = NotificationEndpoints(
             super().build_middleware_stack(), gateway, NOTIFICATION_ENDPOINTS
         )
-        return RequestContextMiddleware(stack, gateway.metrics, ROUTES)
+        return RequestContextMiddleware(stack, gateway.metrics, ROUTES | {BASELINE_PATH})
 
 
 def _admission(settings: GatewaySettings, metrics: GatewayMetrics) -> Admission:

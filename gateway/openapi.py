@@ -13,6 +13,7 @@ from pydantic import BaseModel, TypeAdapter
 
 from schemas.app import AppNotification, TenantRestUrlChangeNotification
 from schemas.apple import AppleNotification
+from schemas.baseline import AssetBaseline
 
 COMPONENT = "#/components/schemas/{model}"
 
@@ -165,6 +166,7 @@ def _components() -> dict[str, Any]:
     adapters: tuple[tuple[str, TypeAdapter[Any]], ...] = (
         ("AppleNotification", TypeAdapter[Any](apple)),
         ("AppNotificationBody", TypeAdapter[Any](app)),
+        ("AssetBaseline", TypeAdapter[Any](AssetBaseline)),  # gateway.baselines
         ("Problem", TypeAdapter[Any](Problem)),
         ("AcceptedNotification", TypeAdapter[Any](AcceptedNotification)),
         ("AcceptedEvent", TypeAdapter[Any](AcceptedEvent)),

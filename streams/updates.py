@@ -40,6 +40,7 @@ from schemas.apple import (
     UserAssociatedEnvelope,
     UserManagementEnvelope,
 )
+from schemas.baseline import AssetBaseline, BaselineAsset
 from schemas.bounds import INT64_MAX, INT64_MIN
 from streams.errors import CannotApplyError
 from streams.keys import CLIENT_USER, SERIAL, assignment_key, table_key
@@ -82,12 +83,40 @@ def add_count(
     count = (int(old["count"]) if old else 0) + delta
     if not INT64_MIN <= count <= INT64_MAX:
         raise CannotApplyError(f"the asset count would be {count}, beyond signed 64 bits")
-    return {
+    new: Value = {
         "uId": uid,
         "adamId": adam_id,
         "pricingParam": pricing,
         "count": count,
         "offset": offset,
+    }
+    if old and "baseline" in old:  # the count is the baseline's plus the deltas after it
+        new["baseline"] = old["baseline"]
+    return new
+
+
+def set_baseline(
+    old: Value | None, uid: str, asset: BaselineAsset, b: AssetBaseline, offset: int, at_ms: int
+) -> Value | None:
+    """The asset's count starts again from the baseline's totalCount: every delta before
+    it in the partition is in the snapshot (if Apple had applied it when the MDM fetched
+    the snapshot: see the README on the race), every one after it adds to it."""
+    if applied(old, offset):
+        return None
+    return {
+        "uId": uid,
+        "adamId": asset.adamId,
+        "pricingParam": asset.pricingParam,
+        "count": asset.totalCount,
+        "offset": offset,
+        "baseline": {
+            "baselineId": b.baselineId,
+            "takenAt": b.takenAt,
+            "receivedAt": at_ms,
+            "totalCount": asset.totalCount,
+            "assignedCount": asset.assignedCount,
+            "availableCount": asset.availableCount,
+        },
     }
 
 
@@ -181,6 +210,15 @@ def changes_for(n: Notification, offset: int, at_ms: int) -> list[Change]:
         ]
     if isinstance(body, AssetManagementEnvelope):
         return _assignment_changes(body, offset, at_ms)
+    if isinstance(body, AssetBaseline):
+        return [
+            Change(
+                "asset_counts",
+                table_key(body.uId, a.adamId, a.pricingParam),
+                partial(set_baseline, uid=body.uId, asset=a, b=body, offset=offset, at_ms=at_ms),
+            )
+            for a in body.assets  # each (adamId, pricingParam) once: schemas.baseline
+        ]
     if isinstance(body, UserManagementEnvelope | UserAssociatedEnvelope):
         return _user_changes(body, offset, at_ms)
     if isinstance(body, TestEnvelope):

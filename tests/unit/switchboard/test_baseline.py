@@ -43,7 +43,7 @@ class Gateway:
 @pytest.fixture
 def gateway(monkeypatch: pytest.MonkeyPatch) -> Gateway:
     fake = Gateway()
-    monkeypatch.setattr(baseline.httpx, "post", fake)
+    monkeypatch.setattr(httpx, "post", fake)
     return fake
 
 

@@ -98,6 +98,7 @@ def test_a_baseline_and_deltas_at_or_below_the_rows_offset_are_not_applied_again
     apply(baseline(100), 5, table)
     apply(delta(3), 6, table)
     before = dict(table[KEY])
+    assert before["count"] == 103
     apply(baseline(100), 5, table)  # a replay after a crash: the count is not reset
     apply(delta(3), 6, table)
     apply(delta(50), 4, table)  # older than the baseline: already in it

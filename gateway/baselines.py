@@ -21,7 +21,7 @@ from pydantic import BaseModel
 from starlette.requests import ClientDisconnect
 
 from gateway.deps import GatewayDep, bearer_caller
-from gateway.errors import ForbiddenError, problem_response
+from gateway.errors import ForbiddenError, SchemaViolationError, problem_response
 from gateway.intake import Incoming, check_content_type, parse_body, read_body
 from gateway.openapi import COMPONENT, PROBLEMS
 from gateway.routes import _accepted, _publish, _short
@@ -30,6 +30,7 @@ from schemas.baseline import parse_baseline
 
 BASELINE_PATH = "/v1/asset-baselines"
 SOURCE_BASELINE = h.SOURCE_BASELINE.encode()
+MAX_CLOCK_SKEW_MS = 5 * 60 * 1000
 
 
 class AcceptedBaseline(BaseModel):
@@ -92,6 +93,7 @@ async def post_baseline(request: Request, gateway: GatewayDep) -> Response:
         check_content_type(incoming.header(b"content-type"))
         body = await read_body(incoming, gateway.settings.max_body_bytes)
         baseline = parse_body(parse_baseline, body)
+        _check_taken_at(baseline.takenAt, incoming.received_at_ms)
         if not caller.directory.owns_uid(caller.tenant, baseline.uId):
             raise ForbiddenError(
                 f"this token may not send baselines for uId {_short(baseline.uId)}"
@@ -102,3 +104,12 @@ async def post_baseline(request: Request, gateway: GatewayDep) -> Response:
     finally:
         request.state.tenant = incoming.tenant  # for the request metrics
     return _accepted("baselineId", baseline.baselineId)
+
+
+def _check_taken_at(taken_at_ms: int, now_ms: int) -> None:
+    """A snapshot from the future would outrank every later one (the worker ignores a
+    baseline no newer than the one it holds): refused, beyond some clock skew."""
+    if taken_at_ms > now_ms + MAX_CLOCK_SKEW_MS:
+        message = "takenAt is in the future: check the MDM's clock"
+        error = {"field": "takenAt", "message": message, "type": "value_error"}
+        raise SchemaViolationError(f"takenAt: {message}", extra={"errors": [error]})

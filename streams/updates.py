@@ -100,8 +100,12 @@ def set_baseline(
 ) -> Value | None:
     """The asset's count starts again from the baseline's totalCount: every delta before
     it in the partition is in the snapshot (if Apple had applied it when the MDM fetched
-    the snapshot: see the README on the race), every one after it adds to it."""
+    the snapshot: see the README on the race), every one after it adds to it. A snapshot
+    no newer than the row's own (an old file posted again) changes nothing."""
     if applied(old, offset):
+        return None
+    held = old.get("baseline") if old else None
+    if held is not None and int(held["takenAt"]) >= b.takenAt:
         return None
     return {
         "uId": uid,

@@ -10,6 +10,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +24,8 @@ from tests.integration.streams_fixtures import TOKEN, WorkerGroup, query, wait_c
 pytestmark = [pytest.mark.kafka, pytest.mark.worker]
 
 UID = "5000000000000001"
-TAKEN_AT = "2026-12-01T11:00:00+00:00"
-TAKEN_AT_MS = 1_796_122_800_000
+TAKEN_AT_MS = (int(time.time()) - 60) * 1000  # a minute ago: the gateway refuses the future
+TAKEN_AT = datetime.fromtimestamp(TAKEN_AT_MS / 1000, UTC).isoformat()
 GET_ASSETS = Path(__file__).parents[1] / "fixtures" / "get_assets.json"
 
 

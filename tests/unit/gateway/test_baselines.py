@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +95,19 @@ async def test_a_body_that_is_not_a_baseline_is_422_naming_the_field(
     problem = assert_problem(response, 422)
     assert problem["errors"][0]["field"].startswith(field), problem
     assert publisher.records == []
+
+
+async def test_a_snapshot_from_the_future_is_422(
+    client: httpx.AsyncClient, publisher: MemoryPublisher
+) -> None:
+    later = int(time.time() * 1000) + 10 * 60 * 1000  # beyond any clock skew
+    response = await client.post(URL, content=baseline(takenAt=later), headers=bearer(ACME_TOKEN))
+    problem = assert_problem(response, 422)
+    assert problem["errors"][0]["field"] == "takenAt"
+    assert publisher.records == []
+    now = int(time.time() * 1000)
+    response = await client.post(URL, content=baseline(takenAt=now), headers=bearer(ACME_TOKEN))
+    assert response.status_code == 202
 
 
 async def test_not_json_is_400_and_not_json_content_is_415(client: httpx.AsyncClient) -> None:

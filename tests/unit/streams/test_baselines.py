@@ -105,6 +105,23 @@ def test_a_baseline_and_deltas_at_or_below_the_rows_offset_are_not_applied_again
     assert table[KEY] == before
 
 
+def test_a_snapshot_no_newer_than_the_rows_changes_nothing() -> None:
+    table: dict[str, Any] = {}
+    apply(baseline(100), 5, table)
+    apply(delta(3), 6, table)
+    older = json.loads(baseline_body(50, "b-old"))
+    older["takenAt"] = TAKEN_AT - 1
+    for offset, body in enumerate((older, json.loads(baseline_body(60, "b-same"))), start=7):
+        b = parse_baseline(json.dumps(body))
+        apply(Notification("baseline", ACME_UID, b.baselineId, "ASSET_BASELINE", b), offset, table)
+    assert (table[KEY]["count"], table[KEY]["baseline"]["baselineId"]) == (103, "b-1")
+    newer = json.loads(baseline_body(70, "b-new"))
+    newer["takenAt"] = TAKEN_AT + 1
+    b = parse_baseline(json.dumps(newer))
+    apply(Notification("baseline", ACME_UID, b.baselineId, "ASSET_BASELINE", b), 9, table)
+    assert (table[KEY]["count"], table[KEY]["baseline"]["baselineId"]) == (70, "b-new")
+
+
 def test_set_baseline_is_a_no_op_at_or_below_the_stored_offset() -> None:
     b = parse_baseline(baseline_body())
     row = {"count": 7, "offset": 9}

@@ -1,7 +1,8 @@
-"""The notification endpoints, in one table: gateway.middleware dispatches it and
-gateway.openapi documents it, so what is served and what is described cannot drift.
+"""The notification endpoints (and the baseline import), in one table: gateway.middleware
+dispatches it and gateway.openapi documents it, so what is served and what is described
+cannot drift.
 
-These two are not FastAPI routes because they are the hot path: served ahead of
+They are not FastAPI routes because notifications are the hot path: served ahead of
 FastAPI's middleware stack and router, which would otherwise be a large share of a
 request's CPU. Every other endpoint is an ordinary FastAPI route and is documented by FastAPI, next
 to these, in the same /openapi.json.
@@ -16,9 +17,17 @@ from starlette.responses import Response
 
 from gateway.deps import Gateway
 from gateway.intake import NotificationRequest
-from gateway.routes import APP_PATH, APPLE_PATH, post_app_notification, post_notification
+from gateway.routes import (
+    APP_PATH,
+    APPLE_PATH,
+    BASELINE_PATH,
+    post_app_notification,
+    post_baseline,
+    post_notification,
+)
 from schemas.app import AppNotification, TenantRestUrlChangeNotification
 from schemas.apple import AppleNotification
+from schemas.baseline import AssetBaseline
 
 Handler = Callable[[NotificationRequest, Gateway], Awaitable[Response]]
 
@@ -48,6 +57,11 @@ class AcceptedNotification(BaseModel):
 class AcceptedEvent(BaseModel):
     status: Literal["accepted"] = "accepted"
     eventId: str
+
+
+class AcceptedBaseline(BaseModel):
+    status: Literal["accepted"] = "accepted"
+    baselineId: str
 
 
 @dataclass(frozen=True)
@@ -96,6 +110,24 @@ APP_EXAMPLES = {
     }
 }
 
+BASELINE_EXAMPLES = {
+    "one asset": {
+        "baselineId": "6a1e6c3e-2f0b-4a47-9d55-0c1c7b1e2a10",
+        "takenAt": 1764587700000,
+        "uId": "2049025000431439",
+        "assets": [
+            {
+                "adamId": "408709785",
+                "assignedCount": 5000,
+                "availableCount": 10000,
+                "pricingParam": "STDQ",
+                "productType": "App",
+                "totalCount": 15000,
+            }
+        ],
+    }
+}
+
 NOTIFICATION_ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(
         path=APPLE_PATH,
@@ -123,5 +155,21 @@ NOTIFICATION_ENDPOINTS: tuple[Endpoint, ...] = (
         body_model=TenantRestUrlChangeNotification | AppNotification,
         examples=APP_EXAMPLES,
         accepted=AcceptedEvent,
+    ),
+    Endpoint(
+        path=BASELINE_PATH,
+        method="POST",
+        handler=post_baseline,
+        summary="Import an asset-count baseline (Apple's Get Assets answer)",
+        description="The body is Apple's Get Assets answer for one uId, with `baselineId` and "
+        "`takenAt` added; the uId must be one of the token's tenant's uids. 202 means it is "
+        "stored, unchanged, on raw-notifications (acks=all), keyed by uId, ordered with that "
+        "organization's notifications. The asset-count view then answers each listed asset's "
+        "totalCount plus the countDelta values accepted after it.",
+        security="tenantToken",
+        body_name="AssetBaseline",
+        body_model=AssetBaseline,
+        examples=BASELINE_EXAMPLES,
+        accepted=AcceptedBaseline,
     ),
 )

@@ -11,7 +11,7 @@ The record on raw-notifications is the request body, byte for byte, keyed by the
 organization (uId or tenantId) so one organization's notifications stay in order in one
 partition; the headers (schemas.headers) say who sent it, when, and its sha256.
 
-The two notification handlers are entries of the table in gateway.endpoints, which
+The notification and baseline handlers are entries of the table in gateway.endpoints, which
 gateway.middleware serves and gateway.openapi documents. The service endpoints are
 ordinary FastAPI routes.
 """
@@ -43,10 +43,14 @@ from gateway.intake import NotificationRequest, check_content_type, parse_body, 
 from schemas import headers as h
 from schemas.app import parse_app
 from schemas.apple import parse_apple
+from schemas.baseline import parse_baseline
 
 SOURCE_APPLE, SOURCE_APP = h.SOURCE_APPLE.encode(), h.SOURCE_APP.encode()
+SOURCE_BASELINE = h.SOURCE_BASELINE.encode()
 APPLE_PATH = "/v1/notifications"
 APP_PATH = "/v1/app-notifications"
+BASELINE_PATH = "/v1/asset-baselines"
+MAX_CLOCK_SKEW_MS = 5 * 60 * 1000
 
 
 async def post_notification(request: NotificationRequest, gateway: Gateway) -> Response:
@@ -78,6 +82,32 @@ async def post_app_notification(request: NotificationRequest, gateway: Gateway) 
             await gateway.admission.release(caller.ticket)
         raise
     return _accepted("eventId", event.eventId)
+
+
+async def post_baseline(request: NotificationRequest, gateway: Gateway) -> Response:
+    """Bearer token of a tenant; an asset-count baseline (Apple's Get Assets answer) for one
+    of its uids. Keyed by uId like that organization's notifications: one partition holds
+    both, so the worker applies the baseline exactly between the deltas accepted before it
+    and those accepted after. Its `source` header is "baseline", which the worker applies
+    to the asset counts and forwards nowhere."""
+    caller = await bearer_caller(request, gateway, BASELINE_PATH)
+    check_content_type(request.header(b"content-type"))
+    body = await read_body(request, gateway.settings.max_body_bytes)
+    baseline = parse_body(parse_baseline, body)
+    _check_taken_at(baseline.takenAt, request.received_at_ms)
+    if not caller.directory.owns_uid(caller.tenant, baseline.uId):
+        raise ForbiddenError(f"this token may not send baselines for uId {_short(baseline.uId)}")
+    await _publish(request, gateway, caller, baseline.uId, body, SOURCE_BASELINE)
+    return _accepted("baselineId", baseline.baselineId)
+
+
+def _check_taken_at(taken_at_ms: int, now_ms: int) -> None:
+    """A snapshot from the future would outrank every later one (the worker ignores a
+    baseline no newer than the one it holds): refused, beyond some clock skew."""
+    if taken_at_ms > now_ms + MAX_CLOCK_SKEW_MS:
+        message = "takenAt is in the future: check the MDM's clock"
+        error = {"field": "takenAt", "message": message, "type": "value_error"}
+        raise SchemaViolationError(f"takenAt: {message}", extra={"errors": [error]})
 
 
 service_router = APIRouter()

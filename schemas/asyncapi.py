@@ -8,12 +8,16 @@ schemas/asyncapi.yaml next to the JSON Schemas, and a test fails when it drifts.
 
 from typing import Any, Final
 
+from pydantic import TypeAdapter
+
 from schemas import headers as h
 from schemas import topics
+from schemas.baseline import AssetBaseline
 
 GATEWAY_HEADERS: Final = {
     h.TENANT: "The tenant that sent it (its id in the tenants file).",
-    h.SOURCE: f"`{h.SOURCE_APPLE}` (Apple Apps and Books) or `{h.SOURCE_APP}` (app sender).",
+    h.SOURCE: f"`{h.SOURCE_APPLE}` (Apple Apps and Books), `{h.SOURCE_APP}` (app sender) or "
+    f"`{h.SOURCE_BASELINE}` (a tenant's asset-count baseline, never on a per-type topic).",
     h.RECEIVED_AT: "When the gateway received it: epoch milliseconds, decimal.",
     h.CONTENT_SHA256: "Hex sha256 of the record value.",
     h.REQUEST_ID: "The gateway's request id (also in its logs and the 202 answer).",
@@ -106,7 +110,7 @@ def document(schema_file: dict[str, str]) -> dict[str, Any]:
         "defaultContentType": "application/json",
         "channels": channels,
         "operations": operations,
-        "components": {"messages": messages},
+        "components": {"messages": messages, "schemas": _baseline_schemas()},
     }
 
 
@@ -115,9 +119,9 @@ def _message(topic: str, headers: dict[str, str], schema_file: dict[str, str]) -
         payload: dict[str, Any] = {"$ref": f"./jsonschema/{schema_file[topic]}"}
     elif topic == topics.DEAD_LETTER:
         payload = {"description": "The original record's value, as it was (maybe not JSON)."}
-    else:  # raw-notifications and conflicts carry any accepted notification
+    else:  # raw-notifications and conflicts carry any accepted notification, and baselines
         refs = [{"$ref": f"./jsonschema/{schema_file[t]}"} for t in topics.PER_TYPE_TOPICS]
-        payload = {"anyOf": refs}
+        payload = {"anyOf": [*refs, {"$ref": BASELINE_REF}]}
     return {
         "name": _name(topic),
         "payload": payload,
@@ -137,6 +141,17 @@ def _message(topic: str, headers: dict[str, str], schema_file: dict[str, str]) -
             }
         },
     }
+
+
+BASELINE_REF: Final = "#/components/schemas/AssetBaseline"
+
+
+def _baseline_schemas() -> dict[str, Any]:
+    """The asset-count baseline (schemas.baseline), the one record of raw-notifications that
+    no per-type topic carries, so it has no schema file of its own."""
+    schema = TypeAdapter(AssetBaseline).json_schema(ref_template="#/components/schemas/{model}")
+    defs: dict[str, Any] = schema.pop("$defs", {})
+    return {**defs, "AssetBaseline": schema}
 
 
 def _name(topic: str) -> str:

@@ -7,7 +7,7 @@ per-type topics and add DEAD_LETTER_REASON / conflict headers where they apply.
 from typing import Final
 
 TENANT: Final = "tenant"
-SOURCE: Final = "source"  # one of SOURCE_APPLE, SOURCE_APP
+SOURCE: Final = "source"  # one of SOURCE_APPLE, SOURCE_APP, SOURCE_BASELINE
 RECEIVED_AT: Final = "received-at"  # gateway receive time, epoch milliseconds
 CONTENT_SHA256: Final = "content-sha256"  # hex sha256 of the record value
 REQUEST_ID: Final = "request-id"
@@ -43,3 +43,5 @@ REDRIVE_RECEIVED_AT: Final = "redrive-received-at"
 
 SOURCE_APPLE: Final = "apple"
 SOURCE_APP: Final = "app"
+# An asset-count baseline (schemas.baseline), posted by a tenant; never forwarded.
+SOURCE_BASELINE: Final = "baseline"

@@ -1,10 +1,11 @@
 """The agent: each raw notification is decoded, deduped, routed and applied, or dead-lettered.
 
 Each first-seen record ends one way, decided before anything is emitted: forwarded to its
-per-type topic and applied to the tables, or dead-lettered, never both. Its new table
-values are computed (streams.updates.writes_for) before the forward, so a value that
-cannot be stored (an asset count beyond 64 bits) dead-letters the record instead of
-following a forward that already left. A dead-lettered record whose envelope names its
+per-type topic and applied to the tables (an asset-count baseline is applied only, see
+`forwards`), or dead-lettered, never both. Its new table values are computed
+(streams.updates.writes_for) before the forward, so a value that cannot be stored (an
+asset count beyond 64 bits) dead-letters the record instead of following a forward that
+already left. A dead-lettered record whose envelope names its
 organization (streams.records.identify) is remembered like an applied one: a resend is
 a duplicate and is dropped, never forwarded, never dead-lettered again.
 
@@ -137,11 +138,11 @@ def settle(
             first = None if origin is None else origin.offset
             writes = writes_for(n, record.offset, at_ms, _reader(record), first)
             # The first output: refused (too large) before anything of the record is queued.
-            forwarded = publish(topic_for(n.type), record, record.headers)
+            forwarded = forwards(n) and publish(topic_for(n.type), record, record.headers)
         except (CannotApplyError, TooLargeForTopicError) as exc:
             refused = exc
     if refused is None:
-        if not forwarded:
+        if not forwarded and forwards(n):
             metrics.by_type(metrics.not_forwarded, n.type).inc()
         for write in writes:
             store.put(TABLES[write.table], record.partition, write.key, write.value, write.encoded)
@@ -152,6 +153,13 @@ def settle(
     else:
         redrives.remember(record, origin, dead=refused is not None)
     return refused is None
+
+
+def forwards(n: Notification) -> bool:
+    """False for an asset-count baseline: it changes the tables only. Subscribers get
+    Apple's notifications; a tenant's own snapshot is not one (and they read the counts
+    from the view)."""
+    return n.source != h.SOURCE_BASELINE
 
 
 def _reader(record: Incoming) -> Read:

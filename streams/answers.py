@@ -13,10 +13,27 @@ class Answer(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
 
+class AssetBaseline(Answer):
+    """The snapshot the count starts from: Apple's Get Assets counts when it was taken."""
+
+    baselineId: str
+    takenAt: int = Field(description="When the MDM fetched it, ms since the epoch.")
+    receivedAt: int = Field(description="When the gateway accepted it, ms since the epoch.")
+    totalCount: int = Field(description="Licenses owned when it was taken.")
+    assignedCount: int = Field(description="Licenses assigned when it was taken (not updated).")
+    availableCount: int = Field(description="Licenses unassigned when it was taken (not updated).")
+
+
 class AssetCount(Answer):
     adamId: str
     pricingParam: str
-    count: int = Field(description="The sum of the countDelta values received.")
+    count: int = Field(
+        description="The baseline's totalCount plus the countDelta values received after it; "
+        "without a baseline, the sum of the countDelta values received."
+    )
+    baseline: AssetBaseline | None = Field(
+        default=None, description="null when no baseline was imported for this asset."
+    )
 
 
 class AssetCounts(RootModel[list[AssetCount]]):

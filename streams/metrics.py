@@ -16,6 +16,7 @@ from prometheus_client import (
     process_collector,
 )
 
+from schemas.baseline import BASELINE_TYPE
 from schemas.topics import TOPIC_BY_TYPE
 
 registry = CollectorRegistry(auto_describe=True)
@@ -92,7 +93,8 @@ lag = Histogram(
 
 
 def type_label(notification_type: str) -> str:
-    return notification_type if notification_type in TOPIC_BY_TYPE else "other"
+    known = notification_type in TOPIC_BY_TYPE or notification_type == BASELINE_TYPE
+    return notification_type if known else "other"
 
 
 _by_type: dict[tuple[str, str], Counter] = {}

@@ -1,9 +1,10 @@
 """A raw-notifications record as the worker sees it, and its decoding into a Notification.
 
 The gateway's contract: value = the exact body the sender posted, key = the organization
-(uId, or tenantId for app notifications), headers from schemas.headers. The `source`
-header picks the parser; the key must be the organization the body names, otherwise the
-organization's updates would land in another organization's partition.
+(uId, or tenantId for app notifications; the uId of an asset-count baseline), headers from
+schemas.headers. The `source` header picks the parser; the key must be the organization
+the body names, otherwise the organization's updates would land in another
+organization's partition.
 """
 
 import hashlib
@@ -16,6 +17,7 @@ from pydantic import ValidationError
 from schemas import headers as h
 from schemas.app import AppNotification, parse_app
 from schemas.apple import AppleNotification, NotificationEnvelope, parse_apple
+from schemas.baseline import BASELINE_TYPE, AssetBaseline, parse_baseline
 from schemas.strictjson import load_json
 from streams.errors import InvalidBodyError, KeyMismatchError, UnknownSourceError
 
@@ -47,9 +49,9 @@ class Incoming:
 class Notification:
     source: str  # schemas.headers.SOURCE_APPLE or SOURCE_APP
     org: str  # uId, or tenantId for app notifications
-    id: str  # notificationId, or eventId
-    type: str  # notificationType, or eventType
-    body: AppleNotification | AppNotification
+    id: str  # notificationId, eventId, or baselineId
+    type: str  # notificationType, eventType, or BASELINE_TYPE
+    body: AppleNotification | AppNotification | AssetBaseline
 
 
 def incoming(message: Any) -> Incoming:
@@ -90,8 +92,13 @@ def decode(record: Incoming) -> Notification:
         elif source == h.SOURCE_APP:
             event = parse_app(record.value)
             found = Notification(source, event.tenant_id, event.eventId, event.eventType, event)
+        elif source == h.SOURCE_BASELINE:
+            baseline = parse_baseline(record.value)
+            found = Notification(source, baseline.uId, baseline.baselineId, BASELINE_TYPE, baseline)
         else:
-            raise UnknownSourceError(f"source header {source!r} is not 'apple' or 'app'")
+            raise UnknownSourceError(
+                f"source header {source!r} is not 'apple', 'app' or 'baseline'"
+            )
     except ValidationError as exc:
         raise InvalidBodyError(_first_error(exc)) from None
     if record.key != found.org.encode():

@@ -46,7 +46,9 @@ seen_notifications = _table(
     "time. Keys start with a time bucket so expiry deletes the oldest keys first.",
 )
 asset_counts = _table(
-    "asset_counts", "Asset count per (uId, adamId, pricingParam): the sum of countDelta."
+    "asset_counts",
+    "Asset count per (uId, adamId, pricingParam): the totalCount of its last baseline plus "
+    "the countDelta after it, or without a baseline the sum of countDelta.",
 )
 assignment_rows = _table(
     "assignment_rows",

@@ -40,6 +40,7 @@ from schemas.apple import (
     UserAssociatedEnvelope,
     UserManagementEnvelope,
 )
+from schemas.baseline import AssetBaseline, BaselineAsset
 from schemas.bounds import INT64_MAX, INT64_MIN
 from streams.errors import CannotApplyError
 from streams.keys import CLIENT_USER, SERIAL, assignment_key, table_key
@@ -75,19 +76,64 @@ def applied(old: Value | None, offset: int) -> bool:
 
 
 def add_count(
-    old: Value | None, uid: str, adam_id: str, pricing: str, delta: int, offset: int
+    old: Value | None,
+    uid: str,
+    adam_id: str,
+    pricing: str,
+    delta: int,
+    offset: int,
+    origin: int | None = None,
 ) -> Value | None:
+    """Deltas commute, so a redriven one (`origin`, its original offset) is added whatever
+    came after it, except when a baseline taken after it is in the row: the snapshot
+    already counts it."""
     if applied(old, offset):
+        return None
+    held = old.get("baseline") if old else None
+    if origin is not None and held is not None and origin < int(held.get("offset", -1)):
         return None
     count = (int(old["count"]) if old else 0) + delta
     if not INT64_MIN <= count <= INT64_MAX:
         raise CannotApplyError(f"the asset count would be {count}, beyond signed 64 bits")
-    return {
+    new: Value = {
         "uId": uid,
         "adamId": adam_id,
         "pricingParam": pricing,
         "count": count,
         "offset": offset,
+    }
+    if old and "baseline" in old:  # the count is the baseline's plus the deltas after it
+        new["baseline"] = old["baseline"]
+    return new
+
+
+def set_baseline(
+    old: Value | None, uid: str, asset: BaselineAsset, b: AssetBaseline, offset: int, at_ms: int
+) -> Value | None:
+    """The asset's count starts again from the baseline's totalCount: every delta before
+    it in the partition is in the snapshot (if Apple had applied it when the MDM fetched
+    the snapshot: see the README on the race), every one after it adds to it. A snapshot
+    no newer than the row's own (an old file posted again) changes nothing."""
+    if applied(old, offset):
+        return None
+    held = old.get("baseline") if old else None
+    if held is not None and int(held["takenAt"]) >= b.takenAt:
+        return None
+    return {
+        "uId": uid,
+        "adamId": asset.adamId,
+        "pricingParam": asset.pricingParam,
+        "count": asset.totalCount,
+        "offset": offset,
+        "baseline": {
+            "offset": offset,  # its position: a redriven delta from before it is counted in it
+            "baselineId": b.baselineId,
+            "takenAt": b.takenAt,
+            "receivedAt": at_ms,
+            "totalCount": asset.totalCount,
+            "assignedCount": asset.assignedCount,
+            "availableCount": asset.availableCount,
+        },
     }
 
 
@@ -182,12 +228,21 @@ def changes_for(
                 "asset_counts",
                 key,
                 lambda old: add_count(
-                    old, body.uId, c.adamId, c.pricingParam, c.countDelta, offset
+                    old, body.uId, c.adamId, c.pricingParam, c.countDelta, offset, origin
                 ),
             )
         ]
     if isinstance(body, AssetManagementEnvelope):
         return _assignment_changes(body, order, at_ms)
+    if isinstance(body, AssetBaseline):
+        return [
+            Change(
+                "asset_counts",
+                table_key(body.uId, a.adamId, a.pricingParam),
+                partial(set_baseline, uid=body.uId, asset=a, b=body, offset=order, at_ms=at_ms),
+            )
+            for a in body.assets  # each (adamId, pricingParam) once: schemas.baseline
+        ]
     if isinstance(body, UserManagementEnvelope | UserAssociatedEnvelope):
         return _user_changes(body, order, at_ms)
     if isinstance(body, TestEnvelope):

@@ -79,7 +79,12 @@ def limit_of(query: Mapping[str, str], page: openapi.Page) -> int:
 
 @query_view("/v1/orgs/{uId}/asset-counts", answers.AssetCounts)
 class AssetCounts(View):
-    """The sum of countDelta per asset (adamId, pricingParam) of the organization."""
+    """The license count per asset (adamId, pricingParam) of the organization.
+
+    Its last baseline's totalCount (`switchboard baseline import`) plus the countDelta
+    received after it, with the baseline's time and counts; null `baseline` when none was
+    imported, and the count is then the sum of countDelta since Switchboard first listened.
+    """
 
     @reads("uId")
     @table_route(asset_counts, "uId")

@@ -30,6 +30,8 @@ dead_letters_app = typer.Typer(
     no_args_is_help=True, help="List the workers' dead letters, publish them again."
 )
 app.add_typer(dead_letters_app, name="dead-letters")
+baseline_app = typer.Typer(no_args_is_help=True, help="Asset-count baselines (Get Assets).")
+app.add_typer(baseline_app, name="baseline")
 
 T = TypeVar("T")
 
@@ -402,6 +404,43 @@ def _endpoint_for(body: bytes) -> str:
         decoded = None
     is_app = isinstance(decoded, dict) and "eventType" in decoded
     return "/v1/app-notifications" if is_app else "/v1/notifications"
+
+
+@baseline_app.command("import")
+def baseline_import(
+    files: Annotated[
+        list[Path], typer.Argument(metavar="FILE...", help="Get Assets answers, one per page.")
+    ],
+    uid: Annotated[str, typer.Option("--uid", help="The organization the counts are of.")],
+    token: Annotated[str, typer.Option(envvar="SWITCHBOARD_TOKEN", help="The tenant's token.")],
+    gateway_url: Annotated[
+        str, typer.Option("--gateway", help="The gateway's base URL.")
+    ] = "http://127.0.0.1:8080",
+    taken_at: Annotated[
+        str | None,
+        typer.Option(
+            help="When the MDM fetched it, ISO 8601 with a zone (default: the "
+            "file's takenAt, else its modification time)."
+        ),
+    ] = None,
+) -> None:
+    """Post Apple's Get Assets answer for UID as its asset-count baseline (one per file).
+
+    The asset-count view then answers each listed asset's totalCount plus the countDelta
+    values accepted after it. Import right after fetching (see the README on the race).
+    """
+    from switchboard.baseline import BaselineImportError, import_file
+
+    for file in files:
+        try:
+            done = import_file(file, uid, token, gateway_url, taken_at)
+        except BaselineImportError as exc:
+            typer.echo(f"switchboard baseline import: {exc}", err=True)
+            raise typer.Exit(1) from None
+        typer.echo(
+            f"{file}: accepted baseline {done.baseline_id} of uId {uid}: "
+            f"{done.assets} assets, taken at {done.taken_at_ms} ms"
+        )
 
 
 @app.command()

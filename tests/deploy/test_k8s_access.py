@@ -29,7 +29,7 @@ EXTERNAL_SECRETS = {
     },
     "dev": set(),
 }
-NOTIFICATION_PATHS = {"/v1/notifications", "/v1/app-notifications"}
+NOTIFICATION_PATHS = {"/v1/notifications", "/v1/app-notifications", "/v1/asset-baselines"}
 
 
 def selects(selector: dict[str, str], labels: dict[str, str]) -> bool:

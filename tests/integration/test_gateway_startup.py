@@ -109,7 +109,7 @@ def test_worker_and_gateway_started_together_end_with_the_count_applied(
         gateway.wait_status("/readyz", 200, timeout=60)
         assert post_asset_count(gateway).status_code == 202
         url = f"{worker.url}/v1/orgs/{UID}/asset-counts"
-        want = [{"adamId": "408709785", "pricingParam": "STDQ", "count": -12}]
+        want = [{"adamId": "408709785", "pricingParam": "STDQ", "count": -12, "baseline": None}]
         deadline, got = time.monotonic() + 60, None
         while time.monotonic() < deadline:
             answer = httpx.get(url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)

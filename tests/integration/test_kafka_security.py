@@ -151,7 +151,7 @@ def test_the_whole_flow_over_sasl_ssl(
     deadline = time.monotonic() + 60
     while (found := query(url)) != (
         200,
-        [{"adamId": "408709785", "pricingParam": "STDQ", "count": -12}],
+        [{"adamId": "408709785", "pricingParam": "STDQ", "count": -12, "baseline": None}],
     ):
         assert time.monotonic() < deadline, (
             f"table never showed it: {found}\n{group.workers[0].tail()}"

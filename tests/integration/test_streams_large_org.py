@@ -102,7 +102,7 @@ def neighbour_seen_within(url: str, limit_s: float) -> float:
     while time.monotonic() - started < limit_s:
         status, rows = query(f"{url}/v1/orgs/{NEIGHBOUR}/asset-counts")
         if status == 200:
-            assert rows == [{"adamId": "1", "pricingParam": "STDQ", "count": 7}]
+            assert rows == [{"adamId": "1", "pricingParam": "STDQ", "count": 7, "baseline": None}]
             return time.monotonic() - started
         time.sleep(0.1)
     raise AssertionError(f"the neighbour's notification was not applied within {limit_s} s")

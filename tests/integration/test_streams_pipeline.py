@@ -115,7 +115,7 @@ def check_tables(group: WorkerGroup) -> None:
     status, counts = eventually(f"{url}/v1/orgs/{ORGS['apple_asset_count']}/asset-counts")
     assert (status, counts) == (
         200,
-        [{"adamId": "408709785", "pricingParam": "STDQ", "count": -12}],
+        [{"adamId": "408709785", "pricingParam": "STDQ", "count": -12, "baseline": None}],
     )
     org = ORGS["apple_asset_management_associate"]
     status, held = eventually(f"{url}/v1/orgs/{org}/assignments?adamId=408709785&pricingParam=STDQ")

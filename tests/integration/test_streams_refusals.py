@@ -83,7 +83,9 @@ def test_a_countdelta_beyond_64_bits_is_dead_lettered_once_and_the_partition_goe
     assert headers["source-offset"] == str(sent[0].offset).encode()
     assert dead.partition == partition_for(uid.encode(), group.partitions)
     assert [r.value for r in on_topic(group, "notifications.asset-count", uid)] == [good]
-    assert counts(group, uid) == [{"adamId": "408709785", "pricingParam": "STDQ", "count": 5}]
+    assert counts(group, uid) == [
+        {"adamId": "408709785", "pricingParam": "STDQ", "count": 5, "baseline": None}
+    ]
 
 
 def test_an_asset_count_that_would_leave_64_bits_is_dead_lettered_not_forwarded(
@@ -147,7 +149,9 @@ def test_a_record_too_large_to_forward_is_dead_lettered_and_the_partition_goes_o
     assert int(fields["dead-letter-omitted-bytes"]) > len(large)
     assert dead.value in (b"", None)
     assert [r.value for r in on_topic(group, "notifications.asset-count", uid)] == [good]
-    assert counts(group, uid) == [{"adamId": "408709785", "pricingParam": "STDQ", "count": 3}]
+    assert counts(group, uid) == [
+        {"adamId": "408709785", "pricingParam": "STDQ", "count": 3, "baseline": None}
+    ]
 
 
 def test_a_string_no_table_row_should_hold_is_refused_and_the_partition_goes_on(
@@ -166,4 +170,6 @@ def test_a_string_no_table_row_should_hold_is_refused_and_the_partition_goes_on(
     assert on_topic(group, "notifications.user-management", uid) == []
     status, _ = query(f"{group.workers[0].url}/v1/orgs/{uid}/users/client-100")
     assert status == 404
-    assert counts(group, uid) == [{"adamId": "408709785", "pricingParam": "STDQ", "count": 2}]
+    assert counts(group, uid) == [
+        {"adamId": "408709785", "pricingParam": "STDQ", "count": 2, "baseline": None}
+    ]

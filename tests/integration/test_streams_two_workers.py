@@ -110,7 +110,10 @@ def answers(url: str) -> dict[str, Any]:
 
 def expected_counts(uid: str) -> list[dict[str, Any]]:
     i = UIDS.index(uid)
-    return [{"adamId": a, "pricingParam": "STDQ", "count": i + int(a)} for a in ("1", "2")]
+    return [
+        {"adamId": a, "pricingParam": "STDQ", "count": i + int(a), "baseline": None}
+        for a in ("1", "2")
+    ]
 
 
 @pytest.fixture(scope="module")

@@ -87,7 +87,10 @@ def test_started_in_a_fresh_directory_it_creates_its_data_dir(worker: WorkerProc
 
 def test_the_row_is_served_to_its_tenant(worker: WorkerProcess) -> None:
     status, body = query(f"{worker.url}/v1/orgs/{UID}/asset-counts")
-    assert (status, body) == (200, [{"adamId": "408709785", "pricingParam": "STDQ", "count": -12}])
+    assert (status, body) == (
+        200,
+        [{"adamId": "408709785", "pricingParam": "STDQ", "count": -12, "baseline": None}],
+    )
 
 
 @pytest.mark.parametrize(

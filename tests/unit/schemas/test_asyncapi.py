@@ -82,7 +82,9 @@ def test_headers_are_those_the_gateway_and_the_workers_set() -> None:
 def test_each_per_type_payload_is_its_json_schema_file() -> None:
     for topic in topics.PER_TYPE_TOPICS:
         assert message(topic)["payload"] == {"$ref": f"./jsonschema/{topic}.schema.json"}
-    assert len(message(topics.RAW_NOTIFICATIONS)["payload"]["anyOf"]) == len(topics.PER_TYPE_TOPICS)
+    raw = message(topics.RAW_NOTIFICATIONS)["payload"]["anyOf"]
+    assert raw[:-1] == [{"$ref": f"./jsonschema/{t}.schema.json"} for t in topics.PER_TYPE_TOPICS]
+    assert raw[-1] == {"$ref": "#/components/schemas/AssetBaseline"}  # the gateway's baselines
 
 
 def test_check_mode_names_a_stale_document(

@@ -59,6 +59,20 @@ def rows(produced: Any, monkeypatch: pytest.MonkeyPatch) -> None:
         table_key(ACME_UID, "1", "STDQ"),
         {"uId": ACME_UID, "adamId": "1", "pricingParam": "STDQ", "count": 4},
     )
+    baseline = {
+        "baselineId": "b",
+        "takenAt": 7,
+        "receivedAt": 8,
+        "totalCount": 9,
+        "assignedCount": 4,
+        "availableCount": 5,
+    }
+    put(
+        asset_counts,
+        ACME_UID,
+        table_key(ACME_UID, "2", "STDQ"),
+        {"uId": ACME_UID, "adamId": "2", "pricingParam": "STDQ", "count": 9, "baseline": baseline},
+    )
     put(
         assignment_rows,
         ACME_UID,
@@ -108,3 +122,17 @@ async def test_every_view_answers_what_the_document_says(
             body = json.loads(response.body)
             jsonschema.validate(body, answers_schema(document, path, status))
             assert "offset" not in json.dumps(body)
+
+
+async def test_the_asset_counts_answer_documents_its_baseline() -> None:
+    schemas = (await served_document())["components"]["schemas"]
+    baseline = schemas["AssetCount"]["properties"]["baseline"]
+    assert {"$ref": "#/components/schemas/AssetBaseline"} in baseline["anyOf"]
+    assert set(schemas["AssetBaseline"]["required"]) == {
+        "baselineId",
+        "takenAt",
+        "receivedAt",
+        "totalCount",
+        "assignedCount",
+        "availableCount",
+    }

@@ -127,8 +127,8 @@ async def test_asset_counts_of_an_organization(owner: list[str]) -> None:
     status, body = await call(views.AssetCounts, "/", uId=ACME_UID)
     assert status == 200
     assert sorted(body, key=lambda row: row["adamId"]) == [
-        {"adamId": "329103948", "pricingParam": "STDQ", "count": 5},
-        {"adamId": "408709785", "pricingParam": "STDQ", "count": -12},
+        {"adamId": "329103948", "pricingParam": "STDQ", "count": 5, "baseline": None},
+        {"adamId": "408709785", "pricingParam": "STDQ", "count": -12, "baseline": None},
     ]
     assert owner == [ACME_UID]  # routed by the organization, as raw-notifications is keyed
 

@@ -33,6 +33,7 @@ from gateway.openapi import install_openapi
 from gateway.publisher import KafkaPublisher, Publisher
 from gateway.ratelimit import RateLimiter
 from gateway.replay import ReplayCache
+from gateway.requestlog import LineBudget, RequestLog
 from gateway.routes import NOTIFICATION_ENDPOINTS, ROUTES, service_router
 from gateway.sharedstate import redis_admission
 from schemas.tenants import TenantRegistry, TenantsFileError
@@ -82,7 +83,9 @@ class _GatewayApp(FastAPI):
         stack = NotificationEndpoints(
             super().build_middleware_stack(), gateway, NOTIFICATION_ENDPOINTS
         )
-        return RequestContextMiddleware(stack, gateway.metrics, ROUTES)
+        settings = gateway.settings
+        log = RequestLog(settings.access_log, LineBudget(settings.log_refusals_per_s))
+        return RequestContextMiddleware(stack, gateway.metrics, ROUTES, log)
 
 
 def _admission(settings: GatewaySettings, metrics: GatewayMetrics) -> Admission:

@@ -24,6 +24,7 @@ Only ProblemError reaches a sender. Anything else escaping a route is a bug: it 
 and answered 500 without detail.
 """
 
+import re
 from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any, ClassVar
@@ -31,7 +32,14 @@ from typing import Any, ClassVar
 import orjson
 from starlette.responses import Response
 
+from gateway.requestlog import note_problem
+
 PROBLEM_JSON = "application/problem+json"
+
+
+def _kebab(name: str) -> str:
+    """ "RateLimited" -> "rate-limited", "Method Not Allowed" -> "method-not-allowed"."""
+    return re.sub(r"(?<=[a-z])(?=[A-Z])", "-", name).replace(" ", "-").lower()
 
 
 class GatewayError(Exception):
@@ -43,9 +51,15 @@ class SetupError(GatewayError):
 
 
 class ProblemError(GatewayError):
-    """An error answered to the sender as a problem document."""
+    """An error answered to the sender as a problem document; `kind` names it in the log
+    (RateLimitedError: "rate-limited")."""
 
     status: ClassVar[int] = 500
+    kind: ClassVar[str] = "problem"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.kind = _kebab(cls.__name__.removesuffix("Error"))
 
     def __init__(
         self,
@@ -151,7 +165,12 @@ def problem_response(
     request_id: str | None = None,
     headers: Mapping[str, str] | None = None,
     extra: dict[str, Any] | None = None,
+    kind: str | None = None,
+    reason: str | None = None,
 ) -> Response:
+    """The answer, and its problem noted for the request's log line (gateway.requestlog);
+    `kind` defaults to the status phrase ("method-not-allowed")."""
+    note_problem(kind or _kebab(HTTPStatus(status).phrase), detail, reason)
     document = problem_document(status, detail, request_id, extra)
     return Response(document, status, headers=headers, media_type=PROBLEM_JSON)
 
@@ -175,4 +194,6 @@ def error_response(error: ProblemError, request_id: str | None = None) -> Respon
         request_id=request_id,
         headers=error.headers,
         extra=error.extra,
+        kind=error.kind,
+        reason=error.reason if isinstance(error, AuthenticationError) else None,
     )

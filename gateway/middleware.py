@@ -95,6 +95,7 @@ class RequestContextMiddleware:
             answered = CLIENT_GONE  # returned without answering: the client left
         finally:
             metrics.requests_in_flight -= 1
+            leave(entered)
             path = scope["path"]
             route = path if path in self.routes else OTHER_ROUTE
             tenant = state.get("tenant") or NO_TENANT
@@ -102,7 +103,6 @@ class RequestContextMiddleware:
             if status is None or status >= 400 or self.log.access_log:
                 code = int(answered) if status is None else status
                 self.log.answered(scope, state, code, (time.perf_counter() - started) * 1000)
-            leave(entered)
 
 
 class NotificationEndpoints:

@@ -29,6 +29,7 @@ from gateway.openapi import install_openapi
 from gateway.publisher import KafkaPublisher, Publisher
 from gateway.ratelimit import RateLimiter
 from gateway.replay import ReplayCache
+from gateway.requestlog import LineBudget, RequestLog
 from gateway.routes import service_router
 from gateway.sharedstate import redis_admission
 from schemas.tenantregistry import TenantRegistry, open_registry
@@ -79,7 +80,9 @@ class _GatewayApp(FastAPI):
         stack = NotificationEndpoints(
             super().build_middleware_stack(), gateway, NOTIFICATION_ENDPOINTS
         )
-        return RequestContextMiddleware(stack, gateway.metrics, self.metric_routes())
+        settings = gateway.settings
+        log = RequestLog(settings.access_log, LineBudget(settings.log_refusals_per_s))
+        return RequestContextMiddleware(stack, gateway.metrics, self.metric_routes(), log)
 
     def metric_routes(self) -> frozenset[str]:
         """The paths the request metrics name: the documented ones, the table's and

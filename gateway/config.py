@@ -95,5 +95,9 @@ class GatewaySettings(SharedSettings, BaseSettings):
     shared_state_max_connections: int = Field(default=32, ge=1)
 
     tenants_reload_interval_s: float = Field(default=1.0, gt=0)
+    # Logs (gateway.requestlog): 5xx answers are always logged; 4xx ones at most this many
+    # lines a second per process, the others counted in one line a second, so a flood of
+    # bad requests cannot flood the log. The access log adds a line for every other answer.
+    log_refusals_per_s: int = Field(default=10, ge=0)
     access_log: bool = False
     log_level: str = "info"

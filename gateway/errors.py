@@ -27,6 +27,7 @@ escaping a route is a bug: it is logged and answered 500 without detail.
 """
 
 import logging
+import re
 from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any, ClassVar
@@ -36,10 +37,17 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
+from gateway.requestlog import note_problem
+
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 _ROUTING_DETAIL = {404: "no such endpoint", 405: "method not allowed on this endpoint"}
+
+
+def _kebab(name: str) -> str:
+    """ "RateLimited" -> "rate-limited", "Method Not Allowed" -> "method-not-allowed"."""
+    return re.sub(r"(?<=[a-z])(?=[A-Z])", "-", name).replace(" ", "-").lower()
 
 
 class GatewayError(Exception):
@@ -51,9 +59,15 @@ class SetupError(GatewayError):
 
 
 class ProblemError(GatewayError):
-    """An error answered to the sender as a problem document."""
+    """An error answered to the sender as a problem document; `kind` names it in the log
+    (RateLimitedError: "rate-limited")."""
 
     status: ClassVar[int] = 500
+    kind: ClassVar[str] = "problem"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.kind = _kebab(cls.__name__.removesuffix("Error"))
 
     def __init__(
         self,
@@ -159,7 +173,12 @@ def problem_response(
     request_id: str | None = None,
     headers: Mapping[str, str] | None = None,
     extra: dict[str, Any] | None = None,
+    kind: str | None = None,
+    reason: str | None = None,
 ) -> Response:
+    """The answer, and its problem noted for the request's log line (gateway.requestlog);
+    `kind` defaults to the status phrase ("method-not-allowed")."""
+    note_problem(kind or _kebab(HTTPStatus(status).phrase), detail, reason)
     document = problem_document(status, detail, request_id, extra)
     return Response(document, status, headers=headers, media_type=PROBLEM_JSON)
 
@@ -183,6 +202,8 @@ def error_response(error: ProblemError, request_id: str | None = None) -> Respon
         request_id=request_id,
         headers=error.headers,
         extra=error.extra,
+        kind=error.kind,
+        reason=error.reason if isinstance(error, AuthenticationError) else None,
     )
 
 

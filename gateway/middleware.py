@@ -1,11 +1,13 @@
 """The two ASGI middlewares in front of FastAPI (pure ASGI, so they add next to nothing
 to a request).
 
-RequestContext, outermost: request id and request metrics (in flight; by route, status
-and tenant; 499 for a client that left before its answer). The request id is the
-sender's X-Request-ID when it is short and plain, else 128 random bits in hex (from
-`random`, not os.urandom: an id must be unique, not secret, and a system call per
-request is not free); it is echoed in the answer and travels with the record as a header.
+RequestContext, outermost: request id, request metrics (in flight; by route, status
+and tenant; 499 for a client that left before its answer) and the request's log line
+(gateway.requestlog: refusals and failures; every answer with the access log). The
+request id is the sender's X-Request-ID when it is short and plain, else 128 random
+bits in hex (from `random`, not os.urandom: an id must be unique, not secret, and
+a system call per request is not free); it is echoed in the answer and
+travels with the record as a header.
 
 NotificationEndpoints, inside it: serves the table of gateway.endpoints itself, ahead of
 all of FastAPI (its middlewares, exception handling, router and request wrappers would
@@ -28,6 +30,7 @@ from gateway.endpoints import Endpoint
 from gateway.errors import answer_for, problem_response
 from gateway.intake import NotificationRequest
 from gateway.metrics import NO_TENANT, OTHER_ROUTE, GatewayMetrics
+from gateway.requestlog import RequestLog, enter, leave
 
 CLIENT_GONE = "499"  # the status nginx logs for a request its client abandoned
 
@@ -54,10 +57,13 @@ def _header(scope: Scope, wanted: bytes) -> bytes | None:
 class RequestContextMiddleware:
     """Outermost: every request, notification or not, gets its id and its metrics here."""
 
-    def __init__(self, app: ASGIApp, metrics: GatewayMetrics, routes: frozenset[str]) -> None:
+    def __init__(
+        self, app: ASGIApp, metrics: GatewayMetrics, routes: frozenset[str], log: RequestLog
+    ) -> None:
         self.app = app
         self.metrics = metrics
         self.routes = routes
+        self.log = log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -79,15 +85,21 @@ class RequestContextMiddleware:
         metrics = self.metrics
         metrics.requests_in_flight += 1
         answered = "500"  # what an exception escaping before any answer becomes
+        started = time.perf_counter()
+        entered = enter(state)  # lines logged meanwhile carry the request id
         try:
             await self.app(scope, receive, send_with_id)
             answered = CLIENT_GONE  # returned without answering: the client left
         finally:
             metrics.requests_in_flight -= 1
+            leave(entered)
             path = scope["path"]
             route = path if path in self.routes else OTHER_ROUTE
             tenant = state.get("tenant") or NO_TENANT
             metrics.count_request(route, answered if status is None else str(status), tenant)
+            if status is None or status >= 400 or self.log.access_log:
+                code = int(answered) if status is None else status
+                self.log.answered(scope, state, code, (time.perf_counter() - started) * 1000)
 
 
 class NotificationEndpoints:

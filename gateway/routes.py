@@ -9,7 +9,8 @@ and parsing it are the cost), so invalid requests count against the tenant that 
 
 The record on raw-notifications is the request body, byte for byte, keyed by the
 organization (uId or tenantId) so one organization's notifications stay in order in one
-partition; the headers (schemas.headers) say who sent it, when, and its sha256.
+partition; the headers (schemas.headers) say who sent it, when, and its sha256, and
+carry the sender's W3C traceparent when it sent a valid one (gateway.tracecontext).
 
 The notification and baseline handlers are entries of the table in gateway.endpoints, which
 gateway.middleware serves and gateway.openapi documents. The service endpoints are
@@ -40,6 +41,7 @@ from gateway.errors import (
     error_response,
 )
 from gateway.intake import NotificationRequest, check_content_type, parse_body, read_body
+from gateway.tracecontext import valid_traceparent
 from schemas import headers as h
 from schemas.app import parse_app
 from schemas.apple import parse_apple
@@ -153,6 +155,9 @@ async def _publish(
         (h.CONTENT_SHA256, hashlib.sha256(body).hexdigest().encode()),
         (h.REQUEST_ID, request.request_id.encode()),
     ]
+    trace = valid_traceparent(request.headers.get(b"traceparent"))
+    if trace is not None:
+        headers.append((h.TRACEPARENT, trace))
     metrics = gateway.metrics
     started = time.perf_counter()
     try:

@@ -10,7 +10,7 @@ at most publish_timeout_s for Kafka), then close the producer.
 
 import asyncio
 import gc
-import logging
+import logging.config
 import signal
 
 import uvicorn
@@ -21,6 +21,8 @@ from gateway.connections import HttpLimits, limited_protocol
 from gateway.deps import Gateway
 from gateway.errors import SetupError
 from gateway.publisher import check_credentials
+from gateway.requestlog import current_fields
+from schemas.logformat import logging_config
 
 
 def run(host: str | None = None, port: int | None = None) -> None:
@@ -28,10 +30,7 @@ def run(host: str | None = None, port: int | None = None) -> None:
     settings = GatewaySettings()
     overrides = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
     settings = settings.model_copy(update=overrides)
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    logging.config.dictConfig(logging_config(settings.log_level, context=current_fields))
     try:
         check_credentials(settings)
         app = create_app(settings)
@@ -49,7 +48,9 @@ def run(host: str | None = None, port: int | None = None) -> None:
         http=limited_protocol(http_limits(settings)),
         timeout_keep_alive=settings.http_idle_timeout_s,
         lifespan="on",
-        access_log=settings.access_log,
+        # The gateway writes its own access log (gateway.requestlog): one line per
+        # request with its request id, tenant and outcome, which uvicorn's does not know.
+        access_log=False,
         log_config=None,  # keep the logging configured above
         server_header=False,
         # Client addresses from X-Forwarded-For matter only to the access log; rewriting

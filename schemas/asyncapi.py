@@ -21,6 +21,9 @@ GATEWAY_HEADERS: Final = {
     h.RECEIVED_AT: "When the gateway received it: epoch milliseconds, decimal.",
     h.CONTENT_SHA256: "Hex sha256 of the record value.",
     h.REQUEST_ID: "The gateway's request id (also in its logs and the 202 answer).",
+    h.TRACEPARENT: "The sender's W3C Trace Context traceparent "
+    "(version-traceid-parentid-flags), when its request carried a valid one; absent "
+    "otherwise. The workers keep it on every record they write.",
 }
 WORKER_HEADERS: Final = {
     h.SOURCE_OFFSET: "Offset of the source record in its raw-notifications partition "

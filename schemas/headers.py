@@ -11,6 +11,8 @@ SOURCE: Final = "source"  # one of SOURCE_APPLE, SOURCE_APP, SOURCE_BASELINE
 RECEIVED_AT: Final = "received-at"  # gateway receive time, epoch milliseconds
 CONTENT_SHA256: Final = "content-sha256"  # hex sha256 of the record value
 REQUEST_ID: Final = "request-id"
+# The sender's W3C Trace Context traceparent, when it sent a valid one; absent otherwise.
+TRACEPARENT: Final = "traceparent"
 
 # Set by the stream workers on every record they write: the offset of the source record in
 # its raw-notifications partition (same partition number). Lets a restarted worker see

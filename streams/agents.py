@@ -86,7 +86,7 @@ def handle(record: Incoming) -> Verdict | None:
             return process(known, record, refused=exc, origin=origin)
         return process(n, record, origin=origin)
     except Exception as exc:
-        log.exception("record failed", extra={"fields": {"position": record.position}})
+        log.exception("record failed", extra={"fields": _about(record)})
         dead_letter(record, f"internal-error: {type(exc).__name__}: {exc}", "internal-error")
     return None
 
@@ -106,6 +106,8 @@ def process(
     outcome: Verdict | None = verdict
     if verdict is Verdict.DUPLICATE:
         metrics.by_type(metrics.duplicates, n.type).inc()
+        if log.isEnabledFor(logging.DEBUG):  # a resend is routine: counted, not logged
+            log.debug("duplicate", extra={"fields": _fields(n, record)})
     elif verdict is Verdict.CONFLICT:
         assert first is not None
         try:
@@ -177,7 +179,7 @@ def dead_letter(record: Incoming, reason: str, kind: str) -> bool:
         (h.DEAD_LETTER_REASON, reason[:500].encode()),
         (h.DEAD_LETTER_SOURCE, record.position.encode()),
     ]
-    log.warning("dead letter", extra={"fields": {"position": record.position, "reason": reason}})
+    log.warning("dead letter", extra={"fields": _about(record, reason=reason)})
     try:
         try:
             sent = publish(DEAD_LETTER, record, headers)
@@ -195,7 +197,7 @@ def dead_letter(record: Incoming, reason: str, kind: str) -> bool:
     except Exception:
         # Nothing else can take the record; it stays in raw-notifications until retention.
         metrics.dead_letter_failures.inc()
-        log.exception("dead letter not sent", extra={"fields": {"position": record.position}})
+        log.exception("dead letter not sent", extra={"fields": _about(record, reason=reason)})
         return False
     if sent:
         metrics.dead_letters.labels(kind).inc()
@@ -216,7 +218,24 @@ def conflict_headers(record: Incoming, first: Sighting) -> list[tuple[str, bytes
 
 
 def _fields(n: Notification, record: Incoming, **more: str) -> dict[str, object]:
-    return {"type": n.type, "org": n.org, "id": n.id, "position": record.position, **more}
+    return _about(record, type=n.type, org=n.org, id=n.id, **more)
+
+
+def _about(record: Incoming, **more: str) -> dict[str, object]:
+    """The fields of every log line about `record`: where it is, and the gateway's request
+    id and tenant from its headers, to find the request in the gateway's log."""
+    return {
+        "request_id": _text(record.header(h.REQUEST_ID)),
+        "tenant": _text(record.header(h.TENANT)),
+        "topic": record.topic,
+        "partition": record.partition,
+        "offset": record.offset,
+        **more,
+    }
+
+
+def _text(value: bytes | None) -> str | None:
+    return None if value is None else value.decode(errors="replace")
 
 
 MARKS_AT_ASSIGNMENT_S = 10.0  # then the first event of a partition reads its marks

@@ -20,9 +20,9 @@ from faust.types import ConsumerT, ProducerT
 from faust.web import Web
 from faust.web.drivers.aiohttp import Web as AiohttpWeb
 
+from schemas.logformat import logging_config
 from streams.config import WorkerSettings
 from streams.consumer import SteppingConsumer
-from streams.logs import logging_config
 from streams.producer import BatchingProducer
 
 

@@ -2,11 +2,12 @@
 
 Started with its own tenants file (tests.unit.gateway.support) and environment, waited on
 through /healthz or /readyz (never a sleep), killed in `stop`. `rss_kib` reads its
-resident memory from /proc.
+resident memory from /proc, `lines` its log lines.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -66,6 +68,11 @@ class GatewayServer:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-6000:]
+
+    def lines(self, logger: str | None = None) -> list[dict[str, Any]]:
+        """Every line written so far (JSON, schemas.logformat), or only `logger`'s."""
+        lines = [json.loads(line) for line in self.log_path.read_text().splitlines()]
+        return [line for line in lines if logger is None or line["logger"] == logger]
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

@@ -107,6 +107,22 @@ async def test_seed_examples_land_with_exact_bytes_key_and_headers(
         assert abs(int(headers[h.RECEIVED_AT]) - time.time() * 1000) < 120_000
 
 
+async def test_the_senders_traceparent_is_kept_in_the_record_headers(
+    client: httpx.AsyncClient, kafka_bootstrap: str, unique_name: str
+) -> None:
+    traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    traced, untraced = apple_body(), apple_body()
+    for body, sent in ((traced, traceparent), (untraced, traceparent.upper())):  # invalid
+        headers = {**bearer(ACME_TOKEN), "traceparent": sent}
+        response = await client.post("/v1/notifications", content=body, headers=headers)
+        assert response.status_code == 202, response.text
+    records = await read_topic(kafka_bootstrap, unique_name, at_least=2)
+    headers_of = {record.value: dict(record.headers) for record in records}
+    assert set(headers_of[traced]) == HEADER_NAMES | {h.TRACEPARENT}
+    assert headers_of[traced][h.TRACEPARENT] == traceparent.encode()
+    assert set(headers_of[untraced]) == HEADER_NAMES
+
+
 async def test_concurrent_requests_each_get_their_own_ack(
     client: httpx.AsyncClient, kafka_bootstrap: str, unique_name: str
 ) -> None:

@@ -12,11 +12,13 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from switchboard.localkafka import REPO_ROOT, free_port
+from tests.integration.gateway_process import ready_gateway
 from tests.integration.streams_fixtures import create_topic
 from tests.unit.gateway.support import (
     ACME_NEXT_TOKEN,
@@ -132,3 +134,37 @@ def test_sigterm_stops_the_gateway_cleanly(
     log = log_file.read_text()
     assert "Application shutdown complete" in log
     assert "Kafka producer closed" in log
+
+
+def test_every_line_of_the_gateway_is_json_with_request_id_tenant_and_outcome(
+    kafka_bootstrap: str, unique_name: str, tenants_file: Path, log_file: Path
+) -> None:
+    asyncio.run(create_topic(kafka_bootstrap, unique_name, 1))
+    env = {
+        "SWITCHBOARD_KAFKA_BOOTSTRAP": kafka_bootstrap,
+        "SWITCHBOARD_TENANTS_FILE": str(tenants_file),
+        "SWITCHBOARD_RAW_TOPIC": unique_name,
+        "SWITCHBOARD_ACCESS_LOG": "true",
+    }
+    with ready_gateway(env, log_file) as gateway:
+        accepted = post(gateway.url, ACME_TOKEN)
+        refused = post(gateway.url, "not-a-token")
+        assert (accepted.status_code, refused.status_code) == (202, 401)
+        ids = {accepted.headers["x-request-id"], refused.headers["x-request-id"]}
+
+        def logged() -> dict[str, dict[str, Any]]:
+            lines = gateway.lines("gateway.requests")
+            return {line["request_id"]: line for line in lines if line.get("request_id") in ids}
+
+        deadline = time.monotonic() + 10  # a line is written once its answer has left
+        while len(logged()) < 2:
+            assert time.monotonic() < deadline, gateway.log()
+            time.sleep(0.05)
+    lines = gateway.lines()  # every line is JSON
+    assert all({"ts", "level", "logger", "msg"} <= set(line) for line in lines)
+    assert any(line["logger"] == "uvicorn.error" for line in lines)  # "Uvicorn running on"
+    by_id = logged()
+    ok, bad = by_id[accepted.headers["x-request-id"]], by_id[refused.headers["x-request-id"]]
+    assert (ok["msg"], ok["status"], ok["tenant"]) == ("accepted", 202, "acme")
+    assert (bad["msg"], bad["status"], bad["problem"]) == ("refused", 401, "authentication")
+    assert ok["client"] == bad["client"] == "127.0.0.1"

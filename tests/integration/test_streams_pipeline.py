@@ -44,6 +44,7 @@ EXAMPLES = {  # example -> (source, per-type topic)
 }
 ORGS = {name: str(3000000000000000 + i) for i, name in enumerate(sorted(EXAMPLES))}
 SPARE_UIDS = [str(4000000000000000 + i) for i in range(10)]
+TRACEPARENT = b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
 
 @pytest.fixture(scope="module")
@@ -88,8 +89,9 @@ def eventually(url: str, expect: int = 200, timeout: float = 30) -> Any:
 def test_each_example_sent_three_times_lands_once_on_its_topic_and_in_the_tables(
     group: WorkerGroup,
 ) -> None:
+    traced = [("traceparent", TRACEPARENT)]  # the sender's, kept by the gateway
     batch = [
-        (ORGS[name], as_org(name, ORGS[name]), gateway_headers(EXAMPLES[name][0]))
+        (ORGS[name], as_org(name, ORGS[name]), gateway_headers(EXAMPLES[name][0]) + traced)
         for name in sorted(EXAMPLES)
     ]
     sent = send(group, batch * 3)
@@ -104,6 +106,7 @@ def test_each_example_sent_three_times_lands_once_on_its_topic_and_in_the_tables
             assert record.value == as_org(name, ORGS[name])
             assert record.partition == partition_for(record.key, group.partitions)
             assert dict(record.headers)["source"] == EXAMPLES[name][0].encode()
+            assert dict(record.headers)["traceparent"] == TRACEPARENT
     assert {m.partition for m in sent} == {
         partition_for(o, group.partitions) for o in ORGS.values()
     }

@@ -69,7 +69,7 @@ def header_names(topic: str) -> set[str]:
 
 
 def test_headers_are_those_the_gateway_and_the_workers_set() -> None:
-    gateway = {h.TENANT, h.SOURCE, h.RECEIVED_AT, h.CONTENT_SHA256, h.REQUEST_ID}
+    gateway = {h.TENANT, h.SOURCE, h.RECEIVED_AT, h.CONTENT_SHA256, h.REQUEST_ID, h.TRACEPARENT}
     gateway |= {h.REDRIVE_SOURCE, h.REDRIVE_RECEIVED_AT}  # on redriven dead letters
     assert header_names(topics.RAW_NOTIFICATIONS) == gateway
     for topic in topics.PER_TYPE_TOPICS:

@@ -8,9 +8,9 @@ import pytest
 from aiohttp.test_utils import make_mocked_request
 from faust.tables.manager import TableManager
 
+from schemas.logformat import JsonFormatter
 from streams import probes
 from streams.app import app
-from streams.logs import JsonFormatter
 
 
 async def get(view: Any) -> Any:

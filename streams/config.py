@@ -55,7 +55,7 @@ class WorkerSettings(KafkaSecurity, BaseSettings):
     # Every record below it was forwarded already, so the replay forwards none of them even
     # where an output partition's retention has since emptied it (no tail to read a mark
     # from, streams.watermarks). Empty for a normal worker.
-    rebuild_forwarded_below: dict[int, int] = Field(default_factory=dict)
+    rebuild_forwarded_below: dict[int, int] = {}
 
     def rocksdb_options(self) -> dict[str, int]:
         """Options for one table's RocksDB (a new dict each time: Faust pops from it)."""

@@ -26,6 +26,8 @@ app.add_typer(kafka_app, name="kafka")
 tenants_app = typer.Typer(no_args_is_help=True, help="Check and edit the tenants file.")
 app.add_typer(token_app, name="token")
 app.add_typer(tenants_app, name="tenants")
+tables_app = typer.Typer(no_args_is_help=True, help="The stream workers' tables.")
+app.add_typer(tables_app, name="tables")
 
 T = TypeVar("T")
 
@@ -113,6 +115,22 @@ def settings_problems(exc: Any) -> str:
         where = ".".join(str(part) for part in error["loc"])
         problems.append(f"{where}: {error['msg']}" if where else str(error["msg"]))
     return "; ".join(problems)
+
+
+@tables_app.command("rebuild", epilog=_variables("streams.config", "WorkerSettings"))
+def tables_rebuild(
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Do it; without it, only say what would be done.")
+    ] = False,
+) -> None:
+    """Rebuild every table from raw-notifications, forwarding nothing again (workers stopped)."""
+    from switchboard.rebuild import RebuildError, run_rebuild
+
+    try:
+        run_rebuild(yes, typer.echo)
+    except RebuildError as exc:
+        typer.echo(f"switchboard tables rebuild: {exc}", err=True)
+        raise typer.Exit(1) from None
 
 
 @kafka_app.command("start")

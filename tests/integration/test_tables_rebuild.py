@@ -5,14 +5,15 @@ dead-lettered); the views are read. The worker is stopped, and two losses are st
 asset_counts changelog is deleted (the tables lost) and notifications.test is emptied (an
 output partition retention cleared, so it has no tail to read a mark from). The command,
 run as an operator runs it with the worker's environment, rebuilds; the worker started
-again on the same data directory answers exactly as before, and no output topic got a
-record.
+again on the same data directory answers exactly as before, no output topic got a
+record, and a worker on a copy of the old tables (a PVC nobody deleted) is refused.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -149,6 +150,8 @@ def test_rebuild_answers_the_same_and_forwards_nothing(group: WorkerGroup) -> No
     assert "has 1 members: stop every worker first" in refused.stderr
 
     worker.stop()
+    forgotten = group.home / "forgotten-pvc"  # a copy of the old tables nobody deleted
+    shutil.copytree(worker.env["SWITCHBOARD_DATA_DIR"], forgotten)
     asyncio.run(delete(group.bootstrap, f"{group.name}-asset_counts-changelog"))
     asyncio.run(empty(group.bootstrap, group.topic(names.TEST)))
     dry = rebuild(worker)
@@ -163,3 +166,11 @@ def test_rebuild_answers_the_same_and_forwards_nothing(group: WorkerGroup) -> No
     group.wait_ready()
     assert views(worker) == before
     assert asyncio.run(ends(group.bootstrap, outputs)) == written
+
+    # A worker on the old tables is refused, though the new changelogs are as long.
+    stale = group.add_worker()
+    shutil.copytree(forgotten, stale.env["SWITCHBOARD_DATA_DIR"])
+    stale.start()
+    assert stale.proc is not None
+    assert stale.proc.wait(120) == 1, stale.tail()
+    assert "changelog topics were deleted and created again since" in stale.tail(1)

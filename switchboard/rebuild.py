@@ -16,6 +16,8 @@ earliest retained offset into empty tables, with the workers stopped:
 3. Replay: one real worker (`python -m streams`) with a temporary data directory and the
    floors (SWITCHBOARD_REBUILD_FORWARDED_BELOW), until the group has committed the
    target of every partition; then it is stopped (SIGTERM: it flushes and commits).
+   The workers' own data directories (k8s PVCs) are the operator's to delete; a worker
+   started on one is refused (streams.datadir keeps the changelogs' topic ids).
 
 Nothing below a floor is forwarded again: such records count as already on every output
 (streams.watermarks), whether or not their output partition still holds them (the
@@ -103,7 +105,7 @@ class Survey:
         return [
             f"delete the changelog topics ({len(self.changelogs)}): "
             + (", ".join(self.changelogs) or "none exist"),
-            f"delete the local tables directory {tables_dir}"
+            f"delete the local tables directory {tables_dir.absolute()}"
             + ("" if tables_dir.exists() else " (absent here)"),
             f"set consumer group {self.group}'s offsets on {self.source} back to the earliest "
             f"retained ones and replay {total:,} records with one worker, forwarding none "
@@ -156,7 +158,8 @@ def refusal(s: Survey) -> str | None:
         return (
             f"the worker group {s.group} has {s.members} members: stop every worker first "
             f"(kubectl scale statefulset/switchboard-worker --replicas=0; the gateway may "
-            f"stay up, raw-notifications keeps what it accepts)"
+            f"stay up, raw-notifications keeps what it accepts). A worker killed without a "
+            f"clean stop stays a member for SWITCHBOARD_SESSION_TIMEOUT_S"
         )
     return None
 
@@ -289,5 +292,5 @@ def summary(s: Survey, tables: int, outputs_after: int, took_s: float) -> str:
         f"records written to the output topics meanwhile: {written} (none below the "
         f"group's old offsets; any others are records the workers had not processed yet). "
         f"Start the workers with empty data directories: they recover the tables from "
-        f"the new changelogs."
+        f"the new changelogs (a worker on an old one is refused)."
     )

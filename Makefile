@@ -21,8 +21,12 @@ $(STAMP): pyproject.toml
 install: $(STAMP) ## Create .venv and install Switchboard with its dev tools
 
 kafka-jars: ## Fetch the pinned Apache Kafka jars with Maven (cached)
-	@ls scripts/kafka/target/lib/kafka_2.13-*.jar >/dev/null 2>&1 || \
-		mvn -B -q -f scripts/kafka/pom.xml dependency:copy-dependencies
+	@ls scripts/kafka/target/lib/kafka_2.13-*.jar >/dev/null 2>&1 || { \
+		start=$$(date +%s); \
+		echo "kafka-jars: fetching the Kafka jars with Maven into scripts/kafka/target/lib" \
+			"(first run only: about 55 MB from Maven Central, a minute or so; then cached)"; \
+		mvn -B -q -f scripts/kafka/pom.xml dependency:copy-dependencies && \
+		echo "kafka-jars: done in $$(( $$(date +%s) - start )) s"; }
 
 redis: ## Install redis-server (Debian's package) for the shared-state tests, once
 	@command -v redis-server >/dev/null || (apt-get update -qq && apt-get install -y -qq redis-server)

@@ -18,6 +18,11 @@ fi
 
 command -v go >/dev/null || { echo "install-kustomize: the Go toolchain (go) is required" >&2; exit 1; }
 mkdir -p "${bin_dir}"
+# Said on stderr (stdout is the path): this is the one slow step, and otherwise silent.
+echo "install-kustomize: building kustomize ${KUSTOMIZE_VERSION} with Go into ${bin_dir}" \
+  "(first run only: fetches its modules and compiles, about a minute on 2 cores)" >&2
+start="${SECONDS}"
 # `kustomize version` reads the module version from the binary's build info.
 GOBIN="${bin_dir}" go install "sigs.k8s.io/kustomize/kustomize/v5@${KUSTOMIZE_VERSION}" >&2
+echo "install-kustomize: done in $((SECONDS - start)) s" >&2
 echo "${binary}"

@@ -44,6 +44,12 @@ class WorkerSettings(SharedSettings, BaseSettings):
     # refuses would stop the worker, and every restart would meet the same record again.
     kafka_max_message_bytes: int = Field(default=1_048_588, ge=64 * 1024)
     log_level: str = "info"
+    # Set by `switchboard tables rebuild` for the worker it runs, never by hand: per
+    # raw-notifications partition, the worker group's committed offset before the rebuild.
+    # Every record below it was forwarded already, so the replay forwards none of them even
+    # where an output partition's retention has since emptied it (no tail to read a mark
+    # from, streams.watermarks). Empty for a normal worker.
+    rebuild_forwarded_below: dict[int, int] = {}
 
     def rocksdb_options(self) -> dict[str, int]:
         """Options for one table's RocksDB (a new dict each time: Faust pops from it)."""

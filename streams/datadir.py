@@ -20,17 +20,21 @@ whenever the cluster is the one meant, as recovery rebuilds every table from its
 changelog.
 
 A recreated changelog already written past the old offsets (another worker with a fresh
-directory ran first) looks current by its offsets. For a recreated cluster (`.kafka/`
-deleted, a new cluster behind the same address) the tables directory also keeps the id
-of the Kafka cluster it was written against, and a worker whose tables come from
-another cluster id is refused the same way. Within one cluster, topics deleted and
-created again are found by their offsets only, so that refilled case goes unnoticed.
+directory ran first, or a table rebuild refilled it) looks current by its offsets. For a
+recreated cluster (`.kafka/` deleted, a new cluster behind the same address) the tables
+directory also keeps the id of the Kafka cluster it was written against, and a worker
+whose tables come from another cluster id is refused the same way. Within one cluster it
+keeps the topic id of each changelog (streams.topicids): a changelog deleted and created
+again has a new one, and tables written against the old one are refused, however long
+the new changelog has grown.
 
 The databases are opened read-only, before Faust opens them. The layout is Faust's (one
 database per partition, named as Store.partition_path names it, the offset under
 Store.offset_key); tests/unit/streams/test_datadir.py fails if an upgrade changes it.
 """
 
+import asyncio
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,8 +45,10 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from streams.config import WorkerSettings
 from streams.errors import StaleTablesError
+from streams.topicids import topic_ids
 
 CLUSTER_MARKER = "kafka-cluster-id"  # in the tables directory, deleted along with it
+TOPIC_IDS = "changelog-topic-ids.json"  # likewise
 REBUILD = (
     "If this is the cluster the worker is meant for, delete {tables} and start the worker "
     "again: it rebuilds every table from its changelog"
@@ -123,6 +129,34 @@ def other_cluster_message(known: str, cluster: str, tables: Path) -> str:
     )
 
 
+def recreated(known: dict[str, str], current: dict[str, str]) -> list[str]:
+    """The changelogs whose topic id is not the one the tables were written against."""
+    return sorted(name for name, id_ in known.items() if current.get(name, id_) != id_)
+
+
+def recreated_message(
+    names: Sequence[str], known: dict[str, str], current: dict[str, str], tables: Path
+) -> str:
+    first = names[0]
+    return (
+        f"the data directory holds tables whose changelog topics were deleted and created "
+        f"again since (a table rebuild, or topics deleted by hand): {first} is topic id "
+        f"{current[first]}, the tables were written against topic id {known[first]} "
+        f"({len(names)} changelogs like this). {REBUILD.format(tables=tables.absolute())}"
+    )
+
+
+def remembered_topic_ids(tables: Path) -> dict[str, str]:
+    marker = tables / TOPIC_IDS
+    if not marker.is_file():
+        return {}  # tables written before ids were kept: nothing to compare
+    return dict(json.loads(marker.read_text(encoding="utf-8")))
+
+
+def remember_topic_ids(tables: Path, ids: dict[str, str]) -> None:
+    (tables / TOPIC_IDS).write_text(json.dumps(ids, sort_keys=True) + "\n", encoding="utf-8")
+
+
 def remembered_cluster(tables: Path) -> str | None:
     marker = tables / CLUSTER_MARKER
     return marker.read_text(encoding="utf-8").strip() if marker.is_file() else None
@@ -158,10 +192,12 @@ async def end_offsets(
 async def check_against_changelogs(
     settings: WorkerSettings, tables: Path, names: Sequence[tuple[str, str]]
 ) -> None:
-    """Raise StaleTablesError if the local tables come from another cluster or are ahead
-    of their changelogs; else remember this cluster's id next to them."""
+    """Raise StaleTablesError if the local tables come from another cluster, are ahead
+    of their changelogs or were written against changelogs deleted since; else remember
+    this cluster's id and the changelogs' topic ids next to them."""
     security = settings.aiokafka_security()
     cluster = await cluster_id(settings.kafka_bootstrap, security)
+    ids = await asyncio.to_thread(topic_ids, settings, [changelog for _, changelog in names])
     applied = applied_offsets(tables, names, settings.partitions)
     if applied:
         known = remembered_cluster(tables)
@@ -171,4 +207,9 @@ async def check_against_changelogs(
         found = stale(applied, ends)
         if found:
             raise StaleTablesError(stale_message(found, ends, tables))
+        kept = remembered_topic_ids(tables)
+        renewed = recreated(kept, ids)
+        if renewed:
+            raise StaleTablesError(recreated_message(renewed, kept, ids, tables))
     remember_cluster(tables, cluster)
+    remember_topic_ids(tables, ids)

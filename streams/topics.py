@@ -42,6 +42,7 @@ watermarks = Watermarks(
         settings.topic(names.RAW_NOTIFICATIONS),
         {settings.topic(name): name for name in OUTPUT_TOPICS},
         security=settings.aiokafka_security(),
+        forwarded_below=settings.rebuild_forwarded_below,
     )
 )
 

@@ -20,7 +20,7 @@ owner read: that case repeats records (at-least-once), it never loses one.
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -70,13 +70,21 @@ def source_offset(headers: Sequence[tuple[str, bytes]] | None) -> int | None:
     return None
 
 
+def floored(marks: Marks, names: Iterable[str], below: int) -> Marks:
+    """`marks` with every output in `names` holding at least the source offsets under
+    `below`: what a table rebuild knows of the records the worker group had committed
+    (it commits only after their outputs were flushed), tail or no tail."""
+    return {name: max(marks.get(name, -1), below - 1) for name in {*marks, *names}}
+
+
 class KafkaTails:
     """Reads the last record of each output partition with a plain (group-less) consumer.
 
     `outputs` maps cluster topic names to the names marks are kept under; `source` is the
     raw-notifications topic: a mark at or past its end names a record that cannot exist
     (the source topic was recreated), so such marks are dropped with a warning rather than
-    letting them hide new events.
+    letting them hide new events. `forwarded_below` (a table rebuild only) raises every
+    output's mark of a partition to just below that source offset (floored).
     """
 
     def __init__(
@@ -86,8 +94,10 @@ class KafkaTails:
         outputs: dict[str, str],
         retry_s: float = 1.0,
         security: dict[str, Any] | None = None,
+        forwarded_below: Mapping[int, int] | None = None,
     ) -> None:
         self._bootstrap = bootstrap
+        self._forwarded_below = dict(forwarded_below or {})
         self._security = security or {}  # WorkerSettings.aiokafka_security()
         self._source = source
         self._outputs = outputs
@@ -164,6 +174,9 @@ class KafkaTails:
                     extra={"fields": {"partition": partition, "marks": impossible}},
                 )
                 marks[partition] = {n: m for n, m in found.items() if n not in impossible}
+            below = self._forwarded_below.get(partition)
+            if below is not None:
+                marks[partition] = floored(marks[partition], self._outputs.values(), below)
         ms = round((time.monotonic() - started) * 1000)
         log.info("output marks read", extra={"fields": {"marks": marks, "ms": ms}})
         return marks

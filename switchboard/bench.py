@@ -35,6 +35,7 @@ import uvloop
 
 from switchboard import loadgen, localkafka
 from switchboard.devstack import _spawn, _terminate, _wait_ready
+from switchboard.progress import Phases
 from switchboard.sender import Credentials, write_tenants_file
 from switchboard.workload import Notification, Org, Workload, apple
 
@@ -216,11 +217,14 @@ def every_org(tenants: int, orgs: int) -> Workload:
     return Workload([*owned, Org(PROBE_UID, "tenant-0")], {})
 
 
-def start_stack(home: Path, tenants: int, orgs: int) -> BenchStack:
+def start_stack(home: Path, tenants: int, orgs: int, phases: Phases) -> BenchStack:
     """Kafka, then the worker (it creates the topics), then the gateway; all ready."""
-    cluster = localkafka.create(home / "kafka", [localkafka.free_port()], [localkafka.free_port()])
-    localkafka.start_node(cluster, 1)
-    localkafka.wait_ready(cluster, 180)
+    with phases.phase("starting Kafka", "one broker; 10-30 s"):
+        cluster = localkafka.create(
+            home / "kafka", [localkafka.free_port()], [localkafka.free_port()]
+        )
+        localkafka.start_node(cluster, 1)
+        localkafka.wait_ready(cluster, 180)
     orgs_all = every_org(tenants, orgs)
     credentials = write_tenants_file(home / "tenants.yaml", [orgs_all], AUD)
     web, port = localkafka.free_port(), localkafka.free_port()
@@ -239,28 +243,36 @@ def start_stack(home: Path, tenants: int, orgs: int) -> BenchStack:
         {"kafka": cluster.nodes[0].pid or 0}, credentials,
         {o.key: o.tenant for o in orgs_all.orgs}, PROBE_UID,
     )  # fmt: skip
-    for name, args, url in (
-        ("worker", ["worker"], stack.worker),
-        ("gateway", ["gateway", "--port", str(port)], stack.gateway),
+    for name, args, url, expect in (
+        ("worker", ["worker"], stack.worker, "creates the topics; 10-40 s"),
+        ("gateway", ["gateway", "--port", str(port)], stack.gateway, "a few seconds"),
     ):
-        log = home / f"{name}.log"
-        proc = _spawn(args, env, log)
-        stack.pids[name] = proc.pid
-        PROCS.append(proc)
-        _wait_ready(f"{url}/readyz", proc, log, 180)
+        with phases.phase(f"starting the {name}", expect):
+            log = home / f"{name}.log"
+            proc = _spawn(args, env, log)
+            stack.pids[name] = proc.pid
+            PROCS.append(proc)
+            _wait_ready(f"{url}/readyz", proc, log, 180)
     return stack
 
 
 def measure(
-    s: BenchStack, rates: Sequence[float], seconds: float, tenants: int, orgs: int
+    s: BenchStack,
+    rates: Sequence[float],
+    seconds: float,
+    tenants: int,
+    orgs: int,
+    reporter: Phases,
 ) -> tuple[list[Phase], Iterator[Notification]]:
     source = notification_stream(tenants, orgs, s.probe_uid)
     phases = []
     for rate in rates:
         before = worker_events(s.worker)
-        phase = uvloop.run(offer(s, source, rate, seconds))
+        with reporter.phase(f"offering {rate:,.0f}/s for {seconds:g} s"):
+            phase = uvloop.run(offer(s, source, rate, seconds))
         want = before + phase.total("accepted") + phase.probes_accepted
-        took = wait_events(s.worker, want, phase.segments[0].start)
+        with reporter.phase("waiting for the worker to apply what was accepted"):
+            took = wait_events(s.worker, want, phase.segments[0].start)
         phase.events_per_s = (want - before) / took
         phases.append(phase)
     return phases, source
@@ -320,22 +332,32 @@ def soak(
 
 
 def run_bench(
-    rates: Sequence[float], seconds: float, tenants: int, orgs: int, soak_minutes: float
+    rates: Sequence[float],
+    seconds: float,
+    tenants: int,
+    orgs: int,
+    soak_minutes: float,
+    reporter: Phases | None = None,
 ) -> str:
-    """Start the stack, measure, stop everything; the figures as text."""
+    """Start the stack, measure, stop everything; the figures as text. Each phase is
+    announced on stderr (`reporter`) as it starts and ends: a full run takes minutes."""
+    say = reporter or Phases()
     with tempfile.TemporaryDirectory(prefix="switchboard-bench-") as tmp:
         home = Path(tmp)
         try:
-            stack = start_stack(home, tenants, orgs)
-            phases, source = measure(stack, rates, seconds, tenants, orgs)
+            stack = start_stack(home, tenants, orgs, say)
+            phases, source = measure(stack, rates, seconds, tenants, orgs, say)
             text = report(stack, phases)
             if soak_minutes:
                 best = max(p.accepted_per_s for p in phases)
-                text += "\n" + soak(stack, source, 0.7 * best, soak_minutes)
+                rate = 0.7 * best
+                with say.phase(f"soak: {rate:,.0f}/s for {soak_minutes:g} min"):
+                    text += "\n" + soak(stack, source, rate, soak_minutes)
         finally:
-            for proc in reversed(PROCS):
-                _terminate(proc)
-            PROCS.clear()
-            localkafka.stop(home / "kafka")
+            with say.phase("stopping the gateway, the worker and Kafka"):
+                for proc in reversed(PROCS):
+                    _terminate(proc)
+                PROCS.clear()
+                localkafka.stop(home / "kafka")
     machine = f"{os.cpu_count()} CPUs, {tenants} tenants x {orgs} orgs, {seconds:g} s per rate"
     return f"{machine}\n{text}"

@@ -32,6 +32,8 @@ dead_letters_app = typer.Typer(
 app.add_typer(dead_letters_app, name="dead-letters")
 baseline_app = typer.Typer(no_args_is_help=True, help="Asset-count baselines (Get Assets).")
 app.add_typer(baseline_app, name="baseline")
+tables_app = typer.Typer(no_args_is_help=True, help="The stream workers' tables.")
+app.add_typer(tables_app, name="tables")
 
 T = TypeVar("T")
 
@@ -126,6 +128,22 @@ def settings_problems(exc: Any) -> str:
         where = ".".join(str(part) for part in error["loc"])
         problems.append(f"{where}: {error['msg']}" if where else str(error["msg"]))
     return "; ".join(problems)
+
+
+@tables_app.command("rebuild", epilog=_variables("streams.config", "WorkerSettings"))
+def tables_rebuild(
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Do it; without it, only say what would be done.")
+    ] = False,
+) -> None:
+    """Rebuild every table from raw-notifications, forwarding nothing again (workers stopped)."""
+    from switchboard.rebuild import RebuildError, run_rebuild
+
+    try:
+        run_rebuild(yes, typer.echo)
+    except RebuildError as exc:
+        typer.echo(f"switchboard tables rebuild: {exc}", err=True)
+        raise typer.Exit(1) from None
 
 
 @kafka_app.command("start")

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from switchboard import securekafka
+from switchboard.progress import Phases
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 POM = REPO_ROOT / "scripts" / "kafka" / "pom.xml"
@@ -105,20 +106,25 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def ensure_jars() -> Path:
-    """Fetch the pinned broker jars with Maven unless they are already in place."""
-    if not any(LIB.glob("kafka_2.13-*.jar")):
+JARS_EXPECT = "first run only: about 55 MB from Maven Central, a minute or so; then cached"
+
+
+def ensure_jars(lib: Path = LIB, pom: Path = POM, phases: Phases | None = None) -> Path:
+    """Fetch the pinned broker jars with Maven unless they are already in place; the
+    fetch, silent otherwise (mvn -q), is announced on stderr with its duration."""
+    if not any(lib.glob("kafka_2.13-*.jar")):
         if shutil.which("mvn") is None:
             raise KafkaRunnerError("Maven (mvn) is needed to fetch the Kafka jars")
-        result = subprocess.run(
-            ["mvn", "-B", "-q", "-f", str(POM), "dependency:copy-dependencies"],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if result.returncode != 0:
-            raise KafkaRunnerError(f"mvn failed:\n{result.stdout}\n{result.stderr}")
-    return LIB
+        with (phases or Phases()).phase(f"fetching the Kafka jars into {lib}", JARS_EXPECT):
+            result = subprocess.run(
+                ["mvn", "-B", "-q", "-f", str(pom), "dependency:copy-dependencies"],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if result.returncode != 0:
+                raise KafkaRunnerError(f"mvn failed:\n{result.stdout}\n{result.stderr}")
+    return lib
 
 
 def java_bin() -> str:

@@ -20,14 +20,26 @@ INSTALL_SCRIPT = REPO_ROOT / "scripts" / "install-kustomize.sh"
 
 
 @pytest.fixture(scope="session")
-def kustomize() -> Path:
+def kustomize(pytestconfig: pytest.Config) -> Path:
     # The first install compiles kustomize (about a minute on 2 cores); later runs reuse it.
-    result = subprocess.run(
-        ["bash", str(INSTALL_SCRIPT)], capture_output=True, text=True, timeout=900, check=False
+    # The script's own lines (what it builds, how long it took) reach the terminal as they
+    # come, past pytest's capture: otherwise the first run looks hung for a minute.
+    reporter = pytestconfig.pluginmanager.get_plugin("terminalreporter")
+    capture = pytestconfig.pluginmanager.get_plugin("capturemanager")
+    proc = subprocess.Popen(
+        ["bash", str(INSTALL_SCRIPT)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-    if result.returncode != 0:
-        pytest.fail(f"cannot install kustomize:\n{result.stderr[-4000:]}", pytrace=False)
-    return Path(result.stdout.strip().splitlines()[-1])
+    assert proc.stdout is not None and proc.stderr is not None
+    errors = []
+    for line in proc.stderr:
+        errors.append(line)
+        if line.startswith("install-kustomize:") and reporter and capture:
+            with capture.global_and_fixture_disabled():
+                reporter.write_line(line.rstrip())
+    path = proc.stdout.read()
+    if proc.wait() != 0:
+        pytest.fail(f"cannot install kustomize:\n{''.join(errors)[-4000:]}", pytrace=False)
+    return Path(path.strip().splitlines()[-1])
 
 
 def render(kustomize: Path, overlay: str) -> list[Manifest]:

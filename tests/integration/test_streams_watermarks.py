@@ -18,10 +18,12 @@ def tagged(offset: int) -> list[tuple[str, bytes]]:
     return [("tenant", b"t"), (h.SOURCE_OFFSET, str(offset).encode())]
 
 
-async def read_marks(bootstrap: str, prefix: str, *partitions: int) -> dict[int, dict[str, int]]:
+async def read_marks(
+    bootstrap: str, prefix: str, *partitions: int, forwarded_below: dict[int, int] | None = None
+) -> dict[int, dict[str, int]]:
     """Marks of `partitions` for outputs a, b and c, with {prefix}raw as the source."""
     outputs = {f"{prefix}{name}": name for name in ("a", "b", "c")}
-    tails = KafkaTails(bootstrap, f"{prefix}raw", outputs)
+    tails = KafkaTails(bootstrap, f"{prefix}raw", outputs, forwarded_below=forwarded_below)
     try:
         return await tails(partitions)
     finally:
@@ -97,3 +99,20 @@ def test_marks_past_the_end_of_the_source_are_dropped(
         return await read_marks(kafka_bootstrap, prefix, 0)
 
     assert asyncio.run(scenario()) == {0: {"a": 9}}
+
+
+def test_a_rebuild_floor_marks_every_output_even_an_empty_one(
+    kafka_bootstrap: str, unique_name: str
+) -> None:
+    prefix = f"{unique_name}-"
+
+    async def scenario() -> dict[int, dict[str, int]]:
+        await setup(kafka_bootstrap, prefix, raw_records=10)
+        await put(kafka_bootstrap, f"{prefix}a", 0, [tagged(8)])  # above the floor: kept
+        await put(kafka_bootstrap, f"{prefix}b", 0, [tagged(2)])  # below it: raised
+        # c is empty, as retention leaves an output partition no record reached for a while
+        return await read_marks(kafka_bootstrap, prefix, 0, 1, forwarded_below={0: 6})
+
+    # Source offsets 0..5 of partition 0 count as forwarded everywhere; partition 1 has
+    # no floor and keeps what its tails say (nothing).
+    assert asyncio.run(scenario()) == {0: {"a": 8, "b": 5, "c": 5}, 1: {}}

@@ -90,3 +90,22 @@ def test_the_cluster_id_is_kept_with_the_tables_and_named_when_it_changes(
     assert "\n" not in message
     assert "written against cluster id AAAA, this broker is cluster id BBBB" in message
     assert f"delete {tables} and start the worker again" in message
+
+
+def test_changelog_topic_ids_are_kept_and_a_new_id_is_named(tmp_path: Path) -> None:
+    tables = tmp_path / "v1" / "tables"
+    tables.mkdir(parents=True)
+    assert datadir.remembered_topic_ids(tables) == {}  # a fresh or an older data dir
+    known = {"sb-asset_counts-changelog": "id-1", "sb-user_status-changelog": "id-2"}
+    datadir.remember_topic_ids(tables, known)
+    assert datadir.remembered_topic_ids(tables) == known
+    # A changelog deleted and created again (a rebuild) has a new id; one not known yet
+    # (a table added by an upgrade) is not a reason to refuse.
+    current = {**known, "sb-user_status-changelog": "id-9", "sb-new-changelog": "id-3"}
+    assert datadir.recreated(known, current) == ["sb-user_status-changelog"]
+    assert datadir.recreated(known, known) == []
+    message = datadir.recreated_message(["sb-user_status-changelog"], known, current, tables)
+    assert "\n" not in message
+    assert "sb-user_status-changelog is topic id id-9, the tables were written against " in message
+    assert "topic id id-2 (1 changelogs like this)" in message
+    assert f"delete {tables} and start the worker again" in message

@@ -74,3 +74,32 @@ def test_the_gateway_may_write_raw_notifications_only() -> None:
         if b.principal == "User:gateway"
     }
     assert grants == {("p.raw-notifications", "WRITE"), ("p.raw-notifications", "DESCRIBE")}
+
+
+def fake_mvn(bin_dir: Path, lib: Path) -> None:
+    """An `mvn` that "fetches" one jar into `lib`, as dependency:copy-dependencies does."""
+    bin_dir.mkdir()
+    script = bin_dir / "mvn"
+    script.write_text(f"#!/bin/sh\nmkdir -p {lib} && touch {lib}/kafka_2.13-4.4.0.jar\n")
+    script.chmod(0o755)
+
+
+def test_the_first_maven_fetch_says_what_it_does_and_how_long_it_took(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    from switchboard.progress import Phases
+
+    lib = tmp_path / "lib"
+    fake_mvn(tmp_path / "bin", lib)
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:/usr/bin:/bin")
+    out = io.StringIO()
+    assert localkafka.ensure_jars(lib, tmp_path / "pom.xml", Phases(out)) == lib
+    first, done = out.getvalue().splitlines()
+    assert first == f"fetching the Kafka jars into {lib} ... ({localkafka.JARS_EXPECT})"
+    assert done.startswith(f"fetching the Kafka jars into {lib}: done in ")
+    # Once the jars are there: no fetch, nothing said.
+    again = io.StringIO()
+    localkafka.ensure_jars(lib, tmp_path / "pom.xml", Phases(again))
+    assert again.getvalue() == ""

@@ -51,7 +51,6 @@ from gateway.errors import (
     SetupError,
 )
 from gateway.errors import RecordTooLargeError as TooLargeForKafka
-from schemas.kafkasecurity import KafkaSecurity
 
 log = logging.getLogger(__name__)
 
@@ -76,22 +75,6 @@ def _record_size(key: bytes, value: bytes, headers: Headers) -> int:
     return size
 
 
-def librdkafka_security(settings: KafkaSecurity) -> dict[str, Any]:
-    """The shared Kafka security settings (schemas.kafkasecurity) as librdkafka options."""
-    options: dict[str, Any] = {"security.protocol": settings.kafka_security_protocol.value}
-    if settings.kafka_uses_sasl:
-        options["sasl.mechanism"] = settings.kafka_sasl_mechanism.value
-        options["sasl.username"] = settings.kafka_sasl_username
-        options["sasl.password"] = settings.kafka_sasl_secret()
-    files = {
-        "ssl.ca.location": settings.kafka_ssl_ca_file,
-        "ssl.certificate.location": settings.kafka_ssl_cert_file,
-        "ssl.key.location": settings.kafka_ssl_key_file,
-    }
-    options.update({name: str(path) for name, path in files.items() if path is not None})
-    return options
-
-
 def check_credentials(settings: GatewaySettings, within_s: float = 10.0) -> None:
     """SetupError, in one line naming the settings to check, when the broker refuses this
     gateway's TLS or SASL credentials; called once before serving.
@@ -114,7 +97,7 @@ def check_credentials(settings: GatewaySettings, within_s: float = 10.0) -> None
         "error_cb": on_error,
         "logger": logging.getLogger("gateway.librdkafka"),
         "log_level": 0,
-        **librdkafka_security(settings),
+        **settings.librdkafka_options(),
     }
     try:
         client = confluent_kafka.admin.AdminClient(config)
@@ -264,7 +247,7 @@ class KafkaPublisher:
             # errors there, once a second during an outage: the probe says that once.
             "logger": logging.getLogger("gateway.librdkafka"),
             "log_level": 2,
-            **librdkafka_security(s),
+            **s.librdkafka_options(),
         }
         return _Producer(config, loop, on_fatal=self._on_fatal)
 

@@ -12,7 +12,7 @@ certificate and key (mTLS, Strimzi's `tls` authentication) go in the cert and ke
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 from pydantic import BaseModel, Field, SecretStr, model_validator
 
@@ -101,6 +101,22 @@ class KafkaSecurity(BaseModel):
             text = self.kafka_sasl_password_file.read_text(encoding="utf-8")
             return text[:-1] if text.endswith("\n") else text
         return self.kafka_sasl_password.get_secret_value() if self.kafka_sasl_password else None
+
+    def librdkafka_options(self) -> dict[str, Any]:
+        """These settings as librdkafka options (the gateway's producer, and the admin
+        clients of the worker and the CLI)."""
+        options: dict[str, Any] = {"security.protocol": self.kafka_security_protocol.value}
+        if self.kafka_uses_sasl:
+            options["sasl.mechanism"] = self.kafka_sasl_mechanism.value
+            options["sasl.username"] = self.kafka_sasl_username
+            options["sasl.password"] = self.kafka_sasl_secret()
+        files = {
+            "ssl.ca.location": self.kafka_ssl_ca_file,
+            "ssl.certificate.location": self.kafka_ssl_cert_file,
+            "ssl.key.location": self.kafka_ssl_key_file,
+        }
+        options.update({name: str(path) for name, path in files.items() if path is not None})
+        return options
 
     def kafka_check_hint(self) -> str:
         """Which settings to check when the broker refuses this process's credentials."""

@@ -9,7 +9,6 @@ they are read with librdkafka's admin client, with the same security settings.
 """
 
 from collections.abc import Sequence
-from typing import Any
 
 from confluent_kafka import KafkaException, TopicCollection
 from confluent_kafka.admin import AdminClient
@@ -18,28 +17,12 @@ from streams.config import WorkerSettings
 from streams.errors import TopicSetupError
 
 
-def librdkafka_security(settings: WorkerSettings) -> dict[str, Any]:
-    """The shared Kafka security settings (schemas.kafkasecurity) as librdkafka options."""
-    options: dict[str, Any] = {"security.protocol": settings.kafka_security_protocol.value}
-    if settings.kafka_uses_sasl:
-        options["sasl.mechanism"] = settings.kafka_sasl_mechanism.value
-        options["sasl.username"] = settings.kafka_sasl_username
-        options["sasl.password"] = settings.kafka_sasl_secret()
-    files = {
-        "ssl.ca.location": settings.kafka_ssl_ca_file,
-        "ssl.certificate.location": settings.kafka_ssl_cert_file,
-        "ssl.key.location": settings.kafka_ssl_key_file,
-    }
-    options.update({name: str(path) for name, path in files.items() if path is not None})
-    return options
-
-
 def topic_ids(
     settings: WorkerSettings, names: Sequence[str], timeout_s: float = 30
 ) -> dict[str, str]:
     """The id of each topic in `names` (they exist: the worker has just created them)."""
     admin = AdminClient(
-        {"bootstrap.servers": settings.kafka_bootstrap, **librdkafka_security(settings)}
+        {"bootstrap.servers": settings.kafka_bootstrap, **settings.librdkafka_options()}
     )
     futures = admin.describe_topics(TopicCollection(list(names)), request_timeout=timeout_s)
     try:

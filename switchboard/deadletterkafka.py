@@ -20,7 +20,6 @@ from typing import Any
 import confluent_kafka
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
-from gateway.publisher import librdkafka_security
 from switchboard.deadletters import DeadLetter, DeadLetterError, DeadLetterSettings, Record
 
 TIMEOUT_S = 15.0  # for a broker's answer; then the command says which setting to check
@@ -32,7 +31,7 @@ def _common(settings: DeadLetterSettings) -> dict[str, Any]:
         "client.id": "switchboard-dead-letters",
         "allow.auto.create.topics": False,
         "log_level": 2,
-        **librdkafka_security(settings),
+        **settings.librdkafka_options(),
     }
 
 

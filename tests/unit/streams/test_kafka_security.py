@@ -12,7 +12,6 @@ import pytest
 from pydantic import ValidationError
 
 from gateway.config import GatewaySettings
-from gateway.publisher import librdkafka_security
 from schemas.kafkasecurity import KafkaSecurity
 from streams.app import broker_credentials
 from streams.config import WorkerSettings
@@ -43,7 +42,7 @@ def test_both_processes_read_the_same_block() -> None:
 
 
 def test_plaintext_by_default_maps_to_no_credentials() -> None:
-    assert librdkafka_security(GatewaySettings()) == {"security.protocol": "PLAINTEXT"}
+    assert GatewaySettings().librdkafka_options() == {"security.protocol": "PLAINTEXT"}
     worker = WorkerSettings()
     assert worker.aiokafka_security() == {"security_protocol": "PLAINTEXT"}
     assert broker_credentials(worker) is None
@@ -62,7 +61,7 @@ def test_sasl_ssl_with_a_password_file_maps_to_each_client(
             "SWITCHBOARD_KAFKA_SSL_CA_FILE": str(ca_file),
         },
     )
-    assert librdkafka_security(GatewaySettings()) == {
+    assert GatewaySettings().librdkafka_options() == {
         "security.protocol": "SASL_SSL",
         "sasl.mechanism": "SCRAM-SHA-256",
         "sasl.username": "switchboard-gateway",
@@ -101,7 +100,7 @@ def test_mtls_presents_the_client_certificate(
             "SWITCHBOARD_KAFKA_SSL_KEY_FILE": str(tls.broker_pem),
         },
     )
-    options = librdkafka_security(GatewaySettings())
+    options = GatewaySettings().librdkafka_options()
     assert options["ssl.certificate.location"] == options["ssl.key.location"] == str(tls.broker_pem)
     assert "sasl.username" not in options
     credentials = broker_credentials(WorkerSettings())

@@ -157,7 +157,9 @@ def test_dead_letters_are_listed_redriven_once_and_never_undo_a_newer_update(
         asyncio.run(wait_caught_up(group.bootstrap, group.name, raw, PARTITIONS))
 
     _, counts = query(f"{url}/v1/orgs/{COUNTED}/asset-counts")
-    assert counts == [{"adamId": "408709785", "pricingParam": "STDQ", "count": -12, "baseline": None}]
+    assert counts == [
+        {"adamId": "408709785", "pricingParam": "STDQ", "count": -12, "baseline": None}
+    ]
     _, user = query(user_url)
     assert user["status"] == "Retired"  # the older redrive did not undo the newer update
     forwarded = asyncio.run(

@@ -50,6 +50,10 @@ class WorkerSettings(KafkaSecurity, BaseSettings):
     # refuses would stop the worker, and every restart would meet the same record again.
     kafka_max_message_bytes: int = Field(default=1_048_588, ge=64 * 1024)
     log_level: str = "info"
+    # raw-notifications processed from the consumer's fetch loop (streams.consumer), not
+    # through Faust's stream: same order, acks and commits, half the CPU per event.
+    # Off (false) sends them through the agent's stream as before, for comparison.
+    direct_delivery: bool = True
 
     def rocksdb_options(self) -> dict[str, int]:
         """Options for one table's RocksDB (a new dict each time: Faust pops from it)."""

@@ -40,7 +40,12 @@ guarantees is kept, here:
   the producer before it commits (streams.producer), so nothing is committed before it
   is durable. A crash before the ack replays the message;
 - rebalances: while Faust suspends the flow (partitions being revoked) delivery waits,
-  as the conductor does; a message fetched under an earlier generation is not processed
+  as the conductor does. Nothing of a new assignment is processed before Faust's
+  recovery has sought its partitions to their committed offsets (`perform_seek`, at the
+  end of every rebalance): Faust resumes the stream partitions a moment before that
+  seek, and a message processed in between would be fetched and processed again after
+  it, forwarded twice (its output marks were read before either). Faust's own stream
+  path has the same window; a message fetched under an earlier generation is not processed
   (Faust's stream skips those too), nor one of a partition this worker does not hold
   any more (Faust's stream would process it, after the new owner read its output
   marks: a repeated output): after the assignment, Faust seeks to the committed
@@ -49,7 +54,7 @@ guarantees is kept, here:
 
 Internals used: `Consumer.callback` (what the fetch loop calls), `app.flow_control`,
 `app.consumer_generation_id` and `Message.generation_id`, `app.assignor.is_active`,
-`Consumer.ack`, and the
+`Consumer.perform_seek` (called by Faust's recovery), `Consumer.ack`, and the
 monitor's `stream_inbound_time`; tests/unit/streams/test_consumer.py checks each of them.
 """
 
@@ -131,7 +136,16 @@ class SteppingConsumer(Consumer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._direct: dict[str, tuple[Prepare, Process, After]] = {}
+        self._sought: int | None = None  # the generation whose partitions were sought
         self.callback = stepping(self._routed(self.callback))
+
+    async def perform_seek(self) -> None:
+        """Faust's seek of every assigned partition to its committed offset, which its
+        recovery does at the end of every rebalance; then this generation's messages
+        may be processed (see _deliver)."""
+        generation = self.app.consumer_generation_id
+        await super().perform_seek()
+        self._sought = generation
 
     def deliver_directly(
         self, topic: str, prepare: Prepare, process: Process, after: After
@@ -159,11 +173,13 @@ class SteppingConsumer(Consumer):
         flow = app.flow_control
         if not flow.is_active():
             await flow.acquire()  # partitions being revoked: wait, as the conductor does
-        if message.generation_id != app.consumer_generation_id:
-            return  # fetched before a rebalance: read again from the committed offset
+        generation = app.consumer_generation_id
+        if message.generation_id != generation or self._sought != generation:
+            return  # fetched before a rebalance, or before its seek: read again after it
         await prepare(message)
         if (
             message.generation_id != app.consumer_generation_id
+            or self._sought != app.consumer_generation_id
             or not flow.is_active()
             or not app.assignor.is_active(message.tp)
         ):

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 from faust import streams as faust_streams
 from faust.assignor import PartitionAssignor
+from faust.tables.recovery import Recovery
 from faust.transport import consumer as faust_consumer
 from faust.types import TP, Message
 from faust.types.tuples import ConsumerMessage
@@ -166,7 +167,9 @@ def acking() -> Iterator[SteppingConsumer]:
     acking_topics.add("direct-test")
     held = _assignor()._active_tps
     held.add(TP("direct-test", 3))
+    sought, consumer._sought = consumer._sought, app.consumer_generation_id
     yield consumer
+    consumer._sought = sought
     held.discard(TP("direct-test", 3))
     acking_topics.discard("direct-test")
     consumer._acked.pop(TP("direct-test", 3), None)
@@ -201,6 +204,25 @@ async def test_direct_delivery_skips_a_message_of_a_partition_no_longer_held(
     message = _message()
     await acking._deliver(message, steps.prepare, steps.process, steps.after)
     assert steps.seen == ["prepare 5"] and not message.acked
+
+
+async def test_direct_delivery_processes_nothing_of_a_generation_before_its_seek(
+    acking: SteppingConsumer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    steps = _Steps(acking)
+    acking._sought = app.consumer_generation_id - 1  # assigned; recovery has not sought yet
+    early = _message(offset=5)
+    await acking._deliver(early, steps.prepare, steps.process, steps.after)
+    assert steps.seen == [] and not early.acked  # fetched again after the seek
+
+    async def committed(self: SteppingConsumer) -> dict[TP, int]:
+        return {}
+
+    monkeypatch.setattr(SteppingConsumer, "seek_to_committed", committed)
+    await acking.perform_seek()
+    again = _message(offset=5)
+    await acking._deliver(again, steps.prepare, steps.process, steps.after)
+    assert steps.seen == ["prepare 5", "process 5", "after"] and again.acked
 
 
 async def test_direct_delivery_waits_while_the_flow_is_suspended(
@@ -259,6 +281,11 @@ def test_canary_what_direct_delivery_reads_of_faust() -> None:
     assert isinstance(app.monitor.stream_inbound_time, dict), (
         "faust's Monitor.stream_inbound_time is gone: Faust's idle-stream check would "
         "warn about directly delivered partitions; review streams/consumer.py"
+    )
+    recovery_source = _code(inspect.getsource(Recovery.on_recovery_completed))
+    assert "consumer.perform_seek()" in recovery_source, (
+        "faust-streaming's recovery no longer seeks through Consumer.perform_seek: "
+        "direct delivery would process nothing after a rebalance; review streams/consumer.py"
     )
     ack_source = _code(inspect.getsource(faust_consumer.Consumer.ack))
     assert "acked_for_tp.append(offset)" in ack_source, (

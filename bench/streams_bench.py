@@ -9,6 +9,9 @@
    from readiness until the worker's counters account for every record. Then every
    output topic is read back: each distinct notification of the backlog must be there
    exactly once (by its source offset): `lost` and `repeated` must both be 0.
+   The worker's CPU per event (all its threads) is printed beside the floor's, and
+   `floor_over_worker_cpu` is their ratio: on a busy machine it moves less than the
+   ratio of events/s (`worker_over_floor`).
 2. End-to-end latency at --rate events/s (default 5,000, half the 10,000/s target): while
    that mix flows, a probe sends a TEST_NOTIFICATION with a fresh id every 20 ms to a
    probe organization and polls GET /v1/orgs/<probe>/last-test until it shows that id.
@@ -424,8 +427,16 @@ def main() -> None:
         throughput = measure_throughput(worker.url, args.records, time.monotonic(), pid)
         result["throughput"] = throughput
         if "floor" in result:
-            floor_rate = cast(dict[str, float], result["floor"])["events/s"]
+            floor_figures = cast(dict[str, float], result["floor"])
+            floor_rate = floor_figures["events/s"]
             throughput["worker_over_floor"] = round(throughput["events_per_s"] / floor_rate, 2)
+            # The same ratio from CPU time, which a busy machine disturbs less than
+            # wall-clock time: floor CPU per event over worker CPU per event.
+            floor_cpu = floor_figures["cpu_us_per_event"]
+            throughput["floor_cpu_us_per_event"] = floor_cpu
+            throughput["floor_over_worker_cpu"] = round(
+                floor_cpu / throughput["worker_cpu_us_per_event"], 2
+            )
         if args.check:
             result["outputs"] = outputs_check(bootstrap, group, backlog)
         expected, phases = args.records, []

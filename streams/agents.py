@@ -26,7 +26,7 @@ from dataclasses import replace
 from typing import Any
 
 import faust
-from faust.types import TP
+from faust.types import TP, Message
 from mode.types.signals import BaseSignalT
 
 from schemas import headers as h
@@ -54,15 +54,31 @@ redrives = Redrives(deduper)  # dead letters published again (streams.redrive)
 
 @app.agent(raw_notifications_topic)
 async def route_notifications(stream: faust.StreamT[bytes]) -> None:
-    """Route each raw notification once to its per-type topic and apply it to the tables."""
-    producer = app.batching_producer
+    """Route each raw notification once to its per-type topic and apply it to the tables.
+
+    With direct delivery on (the default) the consumer hands raw-notifications to the
+    same three steps from its fetch loop instead (streams.consumer), and this agent only
+    holds the subscription: nothing reaches its stream."""
     async for event in stream.events():
-        record = incoming(event.message)
-        if record.partition not in watermarks:  # once per assignment
-            await watermarks.load({record.partition, *assigned_partitions()})
-        handle(record)
-        if producer.has_due():
-            await producer.ship()  # full or lingering batches; backpressure from Kafka
+        await prepare(event.message)
+        process_message(event.message)
+        await ship_due()
+
+
+async def prepare(message: Message) -> None:
+    """Before the first event of a partition: its output marks, once per assignment."""
+    if message.partition not in watermarks:
+        await watermarks.load({message.partition, *assigned_partitions()})
+
+
+def process_message(message: Message) -> None:
+    handle(incoming(message))
+
+
+async def ship_due() -> None:
+    producer = app.batching_producer
+    if producer.has_due():
+        await producer.ship()  # full or lingering batches; backpressure from Kafka
 
 
 def handle(record: Incoming) -> Verdict | None:
@@ -272,3 +288,7 @@ async def read_assigned(
 
 app.on_partitions_revoked.connect(forget_revoked)
 app.on_partitions_assigned.connect(read_assigned)
+if settings.direct_delivery:
+    app.stepping_consumer.deliver_directly(
+        raw_notifications_topic.get_topic_name(), prepare, process_message, ship_due
+    )

@@ -60,6 +60,10 @@ class SwitchboardApp(faust.App):
     def batching_producer(self) -> BatchingProducer:
         return cast(BatchingProducer, self.producer)
 
+    @property
+    def stepping_consumer(self) -> SteppingConsumer:
+        return cast(SteppingConsumer, self.consumer)
+
 
 def broker_credentials(settings: WorkerSettings) -> faust.types.auth.CredentialsT | None:
     """The shared Kafka security settings as Faust's credentials, which Faust hands to

@@ -50,6 +50,10 @@ class WorkerSettings(SharedSettings, BaseSettings):
     # where an output partition's retention has since emptied it (no tail to read a mark
     # from, streams.watermarks). Empty for a normal worker.
     rebuild_forwarded_below: dict[int, int] = {}
+    # raw-notifications processed from the consumer's fetch loop (streams.consumer), not
+    # through Faust's stream: same order, acks and commits, ~40 % less CPU per event.
+    # Off (false) sends them through the agent's stream as before, for comparison.
+    direct_delivery: bool = True
 
     def rocksdb_options(self) -> dict[str, int]:
         """Options for one table's RocksDB (a new dict each time: Faust pops from it)."""

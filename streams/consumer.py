@@ -1,4 +1,5 @@
-"""The worker's Kafka consumer: Faust's aiokafka consumer, with a cheaper hand-over.
+"""The worker's Kafka consumer: Faust's aiokafka consumer, with a cheaper hand-over,
+and raw-notifications delivered to the worker straight from the fetch loop.
 
 Faust's fetch loop (faust/transport/consumer.py `Consumer._drain_messages`) hands every
 fetched message to the streams with
@@ -23,9 +24,42 @@ This relies on internals of faust-streaming (0.15; pyproject pins <0.16): the fe
 calls `self.callback(message)` and passes the result straight to `self.wait_first` as
 its first argument, and nothing else on the consumer calls wait_first with it.
 tests/unit/streams/test_consumer.py reads them and fails if an upgrade changes them.
+
+Direct delivery. A topic registered with `deliver_directly` (raw-notifications, by
+streams.agents) skips the conductor, the stream's queue and the stream iterator: its
+messages are processed in the fetch loop, one after the other in fetch order, and acked
+there. Faust's stream path per message (the conductor's flow-control and producer waits,
+a queue put and get, a `sleep(0)` and an async-generator step per event, sensors on the
+way in and out) cost about as much CPU as the worker's own work did. What that path
+guarantees is kept, here:
+
+- order: the fetch loop takes one message at a time, and the next waits until this one
+  is processed (the callback is awaited);
+- acks after processing: a message is acked (its offset becomes committable) only after
+  `process` returned, which queued its outputs and table writes; Faust's commit flushes
+  the producer before it commits (streams.producer), so nothing is committed before it
+  is durable. A crash before the ack replays the message;
+- rebalances: while Faust suspends the flow (partitions being revoked) delivery waits,
+  as the conductor does. Nothing of a new assignment is processed before Faust's
+  recovery has sought its partitions to their committed offsets (`perform_seek`, at the
+  end of every rebalance): Faust resumes the stream partitions a moment before that
+  seek, and a message processed in between would be fetched and processed again after
+  it, forwarded twice (its output marks were read before either). Faust's own stream
+  path has the same window; a message fetched under an earlier generation is not processed
+  (Faust's stream skips those too), nor one of a partition this worker does not hold
+  any more (Faust's stream would process it, after the new owner read its output
+  marks: a repeated output): after the assignment, Faust seeks to the committed
+  offsets and the message is fetched again;
+- Faust's idle-stream check (the monitor's stream_inbound_time) sees the partition busy.
+
+Internals used: `Consumer.callback` (what the fetch loop calls), `app.flow_control`,
+`app.consumer_generation_id` and `Message.generation_id`, `app.assignor.is_active`,
+`Consumer.perform_seek` (called by Faust's recovery), `Consumer.ack`, and the
+monitor's `stream_inbound_time`; tests/unit/streams/test_consumer.py checks each of them.
 """
 
 import inspect
+import time
 import types
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import Any, cast
@@ -35,6 +69,9 @@ from faust.types import Message
 from mode.services import WaitArgT, WaitResults
 
 Callback = Callable[[Message], Awaitable[None]]
+Prepare = Callable[[Message], Awaitable[None]]  # before processing; may wait (output marks)
+Process = Callable[[Message], None]  # synchronous, never raises for a record
+After = Callable[[], Awaitable[None]]  # after the ack; may wait (shipping batches)
 
 
 class _Delivered:
@@ -98,7 +135,64 @@ class SteppingConsumer(Consumer):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.callback = stepping(self.callback)
+        self._direct: dict[str, tuple[Prepare, Process, After]] = {}
+        self._sought: int | None = None  # the generation whose partitions were sought
+        self.callback = stepping(self._routed(self.callback))
+
+    async def perform_seek(self) -> None:
+        """Faust's seek of every assigned partition to its committed offset, which its
+        recovery does at the end of every rebalance; then this generation's messages
+        may be processed (see _deliver)."""
+        generation = self.app.consumer_generation_id
+        await super().perform_seek()
+        self._sought = generation
+
+    def deliver_directly(
+        self, topic: str, prepare: Prepare, process: Process, after: After
+    ) -> None:
+        """Messages of `topic` (its cluster name) are processed from the fetch loop: each
+        is prepared (awaited), processed, acked, then `after` is awaited."""
+        self._direct[topic] = (prepare, process, after)
+
+    def _routed(self, conductor: Callback) -> Callback:
+        direct = self._direct
+
+        async def on_message(message: Message) -> None:
+            found = direct.get(message.topic)
+            if found is None:
+                await conductor(message)
+            else:
+                await self._deliver(message, *found)
+
+        return on_message
+
+    async def _deliver(
+        self, message: Message, prepare: Prepare, process: Process, after: After
+    ) -> None:
+        app = self.app
+        flow = app.flow_control
+        if not flow.is_active():
+            await flow.acquire()  # partitions being revoked: wait, as the conductor does
+        generation = app.consumer_generation_id
+        if message.generation_id != generation or self._sought != generation:
+            return  # fetched before a rebalance, or before its seek: read again after it
+        await prepare(message)
+        if (
+            message.generation_id != app.consumer_generation_id
+            or self._sought != app.consumer_generation_id
+            or not flow.is_active()
+            or not app.assignor.is_active(message.tp)
+        ):
+            # A rebalance began while preparing, or the message was fetched just before
+            # one took its partition away and reached us after: not ours to process.
+            # The partition's owner, us included, reads it again from the committed offset.
+            return
+        process(message)
+        self.ack(message)  # committable now; the commit flushes the producer first
+        inbound = app.monitor.stream_inbound_time
+        if inbound is not None:
+            inbound[message.tp] = time.monotonic()
+        await after()
 
     async def wait_first(
         self,

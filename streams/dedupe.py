@@ -60,7 +60,11 @@ class Sighting:
 
 
 def sighting_key(n: Notification, bucket: int) -> str:
-    return f"{bucket:0{BUCKET_DIGITS}d}|{table_key(n.source, n.org, n.id)}"
+    return _in_bucket(bucket, table_key(n.source, n.org, n.id))
+
+
+def _in_bucket(bucket: int, ident: str) -> str:
+    return f"{bucket:0{BUCKET_DIGITS}d}|{ident}"
 
 
 def bucket_of(at_ms: int, window_ms: int) -> int:
@@ -89,12 +93,22 @@ class Deduper:
         self.expire_per_event = expire_per_event
         self._clean_below: dict[int, str] = {}  # partition -> expiry done below this key
         self._resume: dict[int, str] = {}  # partition -> last key deleted
+        self._last: tuple[Notification, str] | None = None  # see _ident
+
+    def _ident(self, n: Notification) -> str:
+        """table_key(source, org, id), made once per notification (check, then remember)."""
+        last = self._last
+        if last is not None and last[0] is n:
+            return last[1]
+        ident = table_key(n.source, n.org, n.id)
+        self._last = (n, ident)
+        return ident
 
     def first_sighting(self, n: Notification, record: Incoming) -> Sighting | None:
         """The sighting of n's id nearest in time to this record, if any."""
-        bucket = bucket_of(record.received_at_ms, self.window_ms)
+        bucket, ident = bucket_of(record.received_at_ms, self.window_ms), self._ident(n)
         found = [
-            store.get(self.table, record.partition, sighting_key(n, b))
+            store.get(self.table, record.partition, _in_bucket(b, ident))
             for b in (bucket - 1, bucket)
         ]
         sightings = [Sighting.from_value(v) for v in found if v is not None]
@@ -105,7 +119,7 @@ class Deduper:
         return judge(first, Sighting.of(record), self.window_ms), first
 
     def remember(self, n: Notification, record: Incoming) -> None:
-        key = sighting_key(n, bucket_of(record.received_at_ms, self.window_ms))
+        key = _in_bucket(bucket_of(record.received_at_ms, self.window_ms), self._ident(n))
         store.put(self.table, record.partition, key, Sighting.of(record).as_value())
 
     def expire(self, partition: int, at_ms: int) -> int:

@@ -97,7 +97,15 @@ class BatchingProducer(Producer):
         )
 
     async def ship(self, *, everything: bool = False) -> None:
-        """Hand full batches, and all open ones when due (or asked), to aiokafka, in order."""
+        """Hand full batches, and all open ones when due (or asked), to aiokafka, in order.
+
+        Shielded: the batches are taken out of `_open` before they are handed over, so a
+        caller cancelled halfway (the consumer's fetch loop gives up a hand-over when a
+        rebalance starts, streams.consumer) must not take the rest with it; they would
+        be in no batch a flush ships, and their source offsets would be committed."""
+        await asyncio.shield(self._ship(everything))
+
+    async def _ship(self, everything: bool) -> None:
         async with self._shipping:
             if self._failure is not None:
                 # Nothing more after a lost batch: a later batch of the same partition on

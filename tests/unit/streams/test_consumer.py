@@ -4,10 +4,18 @@ faust-streaming internals it relies on (they fail loudly when an upgrade changes
 import asyncio
 import inspect
 import re
+from collections.abc import Iterator
 
 import pytest
+from faust import streams as faust_streams
+from faust.assignor import PartitionAssignor
+from faust.tables.recovery import Recovery
 from faust.transport import consumer as faust_consumer
+from faust.types import TP, Message
+from faust.types.tuples import ConsumerMessage
+from mode.utils.queues import FlowControlEvent
 
+from streams import agents, topics
 from streams.app import app
 from streams.consumer import DELIVERED, SteppingConsumer, stepping
 
@@ -103,3 +111,189 @@ async def test_wait_first_answers_delivered_without_tasks_and_closes_the_other_w
     assert result.done == [DELIVERED] and not result.stopped
     assert len(asyncio.all_tasks()) == before
     assert inspect.getcoroutinestate(other) == inspect.CORO_CLOSED
+
+
+# Direct delivery (SteppingConsumer.deliver_directly): raw-notifications from the fetch loop.
+
+
+def _message(topic: str = "direct-test", offset: int = 5, generation: int | None = None) -> Message:
+    return ConsumerMessage(
+        topic,
+        3,
+        offset,
+        0.0,
+        0,
+        [],
+        b"k",
+        b"v",
+        None,
+        1,
+        1,
+        TP(topic, 3),
+        generation_id=app.consumer_generation_id if generation is None else generation,
+    )
+
+
+def _assignor() -> PartitionAssignor:
+    assignor = app.assignor
+    assert isinstance(assignor, PartitionAssignor)
+    return assignor
+
+
+class _Steps:
+    """prepare/process/after that record what each saw."""
+
+    def __init__(self, consumer: SteppingConsumer) -> None:
+        self.consumer = consumer
+        self.seen: list[str] = []
+        self.acked_when_processed: bool | None = None
+
+    async def prepare(self, message: Message) -> None:
+        self.seen.append(f"prepare {message.offset}")
+
+    def process(self, message: Message) -> None:
+        self.acked_when_processed = message.acked
+        self.seen.append(f"process {message.offset}")
+
+    async def after(self) -> None:
+        self.seen.append("after")
+
+
+@pytest.fixture
+def acking() -> Iterator[SteppingConsumer]:
+    """The worker's consumer, with acks on for the test topic (as for an agent's topic)."""
+    consumer = app.stepping_consumer
+    acking_topics = app.topics.acking_topics
+    acking_topics.add("direct-test")
+    held = _assignor()._active_tps
+    held.add(TP("direct-test", 3))
+    sought, consumer._sought = consumer._sought, app.consumer_generation_id
+    yield consumer
+    consumer._sought = sought
+    held.discard(TP("direct-test", 3))
+    acking_topics.discard("direct-test")
+    consumer._acked.pop(TP("direct-test", 3), None)
+    consumer._acked_index.pop(TP("direct-test", 3), None)
+
+
+async def test_direct_delivery_acks_a_message_only_after_it_is_processed(
+    acking: SteppingConsumer,
+) -> None:
+    steps = _Steps(acking)
+    message = _message()
+    await acking._deliver(message, steps.prepare, steps.process, steps.after)
+    assert steps.seen == ["prepare 5", "process 5", "after"]
+    assert steps.acked_when_processed is False
+    assert message.acked and 5 in acking._acked[TP("direct-test", 3)]
+
+
+async def test_direct_delivery_skips_a_message_of_an_earlier_generation(
+    acking: SteppingConsumer,
+) -> None:
+    steps = _Steps(acking)
+    message = _message(generation=app.consumer_generation_id - 1)
+    await acking._deliver(message, steps.prepare, steps.process, steps.after)
+    assert steps.seen == [] and not message.acked  # read again after the seek
+
+
+async def test_direct_delivery_skips_a_message_of_a_partition_no_longer_held(
+    acking: SteppingConsumer,
+) -> None:
+    steps = _Steps(acking)
+    _assignor()._active_tps.discard(TP("direct-test", 3))  # moved by a rebalance
+    message = _message()
+    await acking._deliver(message, steps.prepare, steps.process, steps.after)
+    assert steps.seen == ["prepare 5"] and not message.acked
+
+
+async def test_direct_delivery_processes_nothing_of_a_generation_before_its_seek(
+    acking: SteppingConsumer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    steps = _Steps(acking)
+    acking._sought = app.consumer_generation_id - 1  # assigned; recovery has not sought yet
+    early = _message(offset=5)
+    await acking._deliver(early, steps.prepare, steps.process, steps.after)
+    assert steps.seen == [] and not early.acked  # fetched again after the seek
+
+    async def committed(self: SteppingConsumer) -> dict[TP, int]:
+        return {}
+
+    monkeypatch.setattr(SteppingConsumer, "seek_to_committed", committed)
+    await acking.perform_seek()
+    again = _message(offset=5)
+    await acking._deliver(again, steps.prepare, steps.process, steps.after)
+    assert steps.seen == ["prepare 5", "process 5", "after"] and again.acked
+
+
+async def test_direct_delivery_waits_while_the_flow_is_suspended(
+    acking: SteppingConsumer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    flow = FlowControlEvent()  # of this test's loop
+    monkeypatch.setattr(app, "flow_control", flow)
+    steps = _Steps(acking)
+    flow.suspend()
+    task = asyncio.ensure_future(
+        acking._deliver(_message(), steps.prepare, steps.process, steps.after)
+    )
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert not task.done() and steps.seen == []
+    flow.resume()
+    await task
+    assert steps.seen == ["prepare 5", "process 5", "after"]
+
+
+async def test_the_routed_callback_sends_other_topics_to_the_conductor() -> None:
+    calls: list[str] = []
+
+    async def conductor(message: Message) -> None:
+        calls.append(f"conductor {message.topic}")
+
+    consumer = app.stepping_consumer
+    steps = _Steps(consumer)
+    routed = consumer._routed(conductor)
+    saved = dict(consumer._direct)
+    consumer._direct["direct-test"] = (steps.prepare, steps.process, steps.after)
+    try:
+        await routed(_message(topic="another"))
+        await routed(_message(topic="direct-test", generation=-1))  # stale: not processed
+    finally:
+        consumer._direct.clear()
+        consumer._direct.update(saved)
+    assert calls == ["conductor another"] and steps.seen == []
+
+
+def test_the_worker_delivers_raw_notifications_directly() -> None:
+    source = topics.raw_notifications_topic.get_topic_name()
+    assert app.stepping_consumer._direct[source] == (
+        agents.prepare,
+        agents.process_message,
+        agents.ship_due,
+    )
+
+
+def test_canary_what_direct_delivery_reads_of_faust() -> None:
+    """Each internal streams.consumer._deliver uses, as faust-streaming 0.15 has it."""
+    assert "generation_id" in inspect.signature(ConsumerMessage.__init__).parameters
+    assert isinstance(app.consumer_generation_id, int)
+    assert callable(app.flow_control.is_active) and callable(app.flow_control.acquire)
+    assert "self._active_tps" in inspect.getsource(PartitionAssignor.is_active)
+    assert isinstance(app.monitor.stream_inbound_time, dict), (
+        "faust's Monitor.stream_inbound_time is gone: Faust's idle-stream check would "
+        "warn about directly delivered partitions; review streams/consumer.py"
+    )
+    recovery_source = _code(inspect.getsource(Recovery.on_recovery_completed))
+    assert "consumer.perform_seek()" in recovery_source, (
+        "faust-streaming's recovery no longer seeks through Consumer.perform_seek: "
+        "direct delivery would process nothing after a rebalance; review streams/consumer.py"
+    )
+    ack_source = _code(inspect.getsource(faust_consumer.Consumer.ack))
+    assert "acked_for_tp.append(offset)" in ack_source, (
+        "faust-streaming's Consumer.ack no longer records the offset for the commit: "
+        "directly delivered messages would never be committed; review streams/consumer.py"
+    )
+    stream_source = _code(inspect.getsource(faust_streams.Stream._py_aiter))
+    assert "message.generation_id != self.app.consumer_generation_id" in stream_source, (
+        "faust-streaming's stream no longer skips messages of an earlier generation: "
+        "check what streams.consumer._deliver should do with them"
+    )

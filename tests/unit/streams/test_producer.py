@@ -134,3 +134,32 @@ async def test_a_record_larger_than_a_batch_travels_alone(producer: Any) -> None
     made.append("t", 0, b"k", b"v" * 10_000)
     await made.flush()
     assert fake.sent == [("t", 0, 1), ("t", 0, 1)]
+
+
+async def test_a_caller_cancelled_while_shipping_loses_no_batch(producer: Any) -> None:
+    """The consumer's fetch loop gives up a hand-over (cancels it) when a rebalance
+    starts: batches already taken out of the open ones must still be handed over."""
+    made, fake = producer
+    gate: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    send_batch = fake.send_batch
+
+    async def slow_first(batch: BatchBuilder, topic: str, *, partition: int) -> Any:
+        if not fake.sent:
+            await gate  # aiokafka waiting for room in its accumulator
+        return await send_batch(batch, topic, partition=partition)
+
+    fake.send_batch = slow_first
+    made.append("a", 0, b"k", b"1")
+    made.append("b", 1, b"k", b"2")
+    caller = asyncio.ensure_future(made.ship(everything=True))
+    await asyncio.sleep(0)
+    caller.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await caller
+    gate.set_result(None)
+    flushing = asyncio.ensure_future(made.flush())
+    for _ in range(10):
+        await asyncio.sleep(0)
+    fake.ack_all()
+    await flushing
+    assert fake.sent == [("a", 0, 1), ("b", 1, 1)]

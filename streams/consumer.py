@@ -30,9 +30,10 @@ import types
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import Any, cast
 
-from faust.transport.drivers.aiokafka import Consumer
 from faust.types import Message
 from mode.services import WaitArgT, WaitResults
+
+from streams.faustfence import FencedConsumer
 
 Callback = Callable[[Message], Awaitable[None]]
 
@@ -92,13 +93,12 @@ def stepping(callback: Callback) -> Callable[[Message], Awaitable[Any]]:
     return hand_over
 
 
-class SteppingConsumer(Consumer):
+class SteppingConsumer(FencedConsumer):
     """Faust's aiokafka consumer whose messages are handed over without wait_first's
     tasks when the hand-over does not have to wait (see the module docstring)."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.callback = stepping(self.callback)
+    def hand_over(self, callback: Callback) -> Callable[[Message], Awaitable[Any]]:
+        return stepping(callback)
 
     async def wait_first(
         self,
@@ -110,7 +110,7 @@ class SteppingConsumer(Consumer):
                 if inspect.iscoroutine(other):
                     other.close()
             # Service.wait_first's answer when its first coroutine is done first.
-            if self._stopped.is_set() or self._crashed.is_set():
+            if self.stopped_or_crashed():
                 return WaitResults([], [], True)
             return WaitResults([DELIVERED], [None], False)
         return await super().wait_first(*coros, timeout=timeout)

@@ -119,11 +119,10 @@ class Deduper:
         if self._clean_below.get(partition, "") >= cutoff:
             return 0
         expired: list[str] = []
-        for key, value in store.scan(self.table, partition, after=self._resume.get(partition)):
+        for key, _ in store.scan(self.table, partition, after=self._resume.get(partition)):
             if key >= cutoff or len(expired) > self.expire_per_event:
                 break
-            if value.get("partition") == partition:  # memory store: all partitions in one dict
-                expired.append(key)
+            expired.append(key)
         if len(expired) <= self.expire_per_event:
             self._clean_below[partition] = cutoff  # nothing older left
         for key in expired[: self.expire_per_event]:

@@ -29,9 +29,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from faust.exceptions import ProducerSendError
-from faust.transport.drivers.aiokafka import Producer
 from faust.types.tuples import TP, RecordMetadata
 from mode import Service
+
+from streams.faustfence import FencedProducer
 
 Delivered = Callable[[TP, int], None]  # (topic-partition, offset of its last record)
 
@@ -45,9 +46,12 @@ class _OpenBatch:
         self.callbacks: set[Delivered] = set()  # one call per batch, not per record
 
 
-class BatchingProducer(Producer):
+class BatchingProducer(FencedProducer):
     """Faust's aiokafka Producer with `append()`: batched, ordered, flushed before commits."""
 
+    # Idempotent (the broker drops a batch aiokafka retries), which Faust only turns on
+    # in exactly-once mode.
+    client_settings = {"acks": "all", "enable_idempotence": True}
     linger_s = 0.05
     max_pending = 20_000
     _failure: BaseException | None = None
@@ -60,9 +64,6 @@ class BatchingProducer(Producer):
         self._full: list[tuple[TP, _OpenBatch]] = []
         self._shipping = asyncio.Lock()
         self._in_flight: set[asyncio.Future[Any]] = set()
-
-    def _settings_extra(self) -> dict[str, Any]:
-        return {**super()._settings_extra(), "acks": "all", "enable_idempotence": True}
 
     def append(
         self,
@@ -78,7 +79,7 @@ class BatchingProducer(Producer):
         batch = self._open.get(tp)
         for _ in range(2):
             if batch is None:
-                batch = self._open[tp] = _OpenBatch(self._ensure_producer().create_batch())
+                batch = self._open[tp] = _OpenBatch(self.client().create_batch())
                 self._oldest = self._oldest or batch.since
             if batch.builder.append(timestamp=None, key=key, value=value, headers=list(headers)):
                 if on_delivered is not None:
@@ -108,7 +109,7 @@ class BatchingProducer(Producer):
                 ready += list(self._open.items())
                 self._open.clear()
                 self._oldest, self._pending = 0.0, 0
-            aiokafka = self._ensure_producer()
+            aiokafka = self.client()
             for tp, batch in ready:
                 try:
                     future = await aiokafka.send_batch(
@@ -136,15 +137,13 @@ class BatchingProducer(Producer):
     async def _ship_lingering(self) -> None:
         while not self.should_stop:
             await self.sleep(self.linger_s)
-            if self._producer is not None and self.has_due():
+            if self.started and self.has_due():
                 await self.ship()
 
     async def flush(self) -> None:
-        if self._producer is not None:
+        if self.started:
             await self.ship(everything=True)
-        # Faust's buffer flush gives up after 0.1 s without a send; loop until it is empty.
-        while self.buffer.size:
-            await self.buffer.flush()
+        await self.drain_buffer()  # records sent through Faust's own send()
         await super().flush()
         if self._in_flight:
             await asyncio.wait(list(self._in_flight))

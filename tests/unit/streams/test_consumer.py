@@ -1,44 +1,13 @@
-"""streams.consumer: the hand-over without wait_first's tasks, and canaries on the
-faust-streaming internals it relies on (they fail loudly when an upgrade changes them)."""
+"""streams.consumer: the hand-over without wait_first's tasks (the canaries on the
+faust-streaming internals it relies on are in test_faustfence.py)."""
 
 import asyncio
 import inspect
-import re
 
 import pytest
-from faust.transport import consumer as faust_consumer
 
 from streams.app import app
 from streams.consumer import DELIVERED, SteppingConsumer, stepping
-
-
-def _code(source: str) -> str:
-    return "\n".join(line.split("#", 1)[0] for line in source.splitlines())
-
-
-def test_canary_the_fetch_loop_hands_each_message_to_wait_first_through_self_callback() -> None:
-    loop_source = _code(inspect.getsource(faust_consumer.Consumer._drain_messages))
-    assert "callback = self.callback" in loop_source, (
-        "faust-streaming's Consumer._drain_messages no longer reads self.callback: "
-        "streams.consumer.SteppingConsumer's hand-over is not used; review streams/consumer.py"
-    )
-    handed = re.search(r"await self\.wait_first\(\s*callback\(message\),", loop_source)
-    assert handed, (
-        "faust-streaming's Consumer._drain_messages no longer calls "
-        "self.wait_first(callback(message), ...): review streams/consumer.py"
-    )
-
-
-def test_canary_nothing_else_on_the_consumer_calls_wait_first() -> None:
-    module = _code(inspect.getsource(faust_consumer))
-    assert module.count("wait_first(") == 1, (
-        "faust-streaming's consumer module calls wait_first in more places now: "
-        "check that none passes SteppingConsumer's DELIVERED (streams/consumer.py)"
-    )
-
-
-def test_the_worker_app_builds_the_stepping_consumer() -> None:
-    assert isinstance(app.consumer, SteppingConsumer)
 
 
 async def test_a_hand_over_that_does_not_wait_is_delivered_at_once() -> None:

@@ -17,16 +17,11 @@ where they are already applied (streams.updates), so the replay decides as the f
 did.
 """
 
-import asyncio
 import logging
 import time
-from collections.abc import Iterable
 from dataclasses import replace
-from typing import Any
 
 import faust
-from faust.types import TP
-from mode.types.signals import BaseSignalT
 
 from schemas import headers as h
 from schemas.topics import CONFLICTS, DEAD_LETTER, topic_for
@@ -34,9 +29,10 @@ from streams import metrics, store
 from streams.app import app, settings
 from streams.dedupe import Deduper, Sighting, Verdict
 from streams.errors import CannotApplyError, RecordError, TooLargeForTopicError
+from streams.outputs import assigned_partitions, publish, watermarks
 from streams.records import Incoming, Notification, decode, identify, incoming
 from streams.tables import TABLES, seen_notifications
-from streams.topics import publish, raw_notifications_topic, watermarks
+from streams.topics import raw_notifications_topic
 from streams.updates import Read, Write, writes_for
 
 log = logging.getLogger(__name__)
@@ -183,39 +179,3 @@ def conflict_headers(record: Incoming, first: Sighting) -> list[tuple[str, bytes
 
 def _fields(n: Notification, record: Incoming, **more: str) -> dict[str, object]:
     return {"type": n.type, "org": n.org, "id": n.id, "position": record.position, **more}
-
-
-MARKS_AT_ASSIGNMENT_S = 10.0  # then the first event of a partition reads its marks
-
-
-def assigned_partitions() -> set[int]:
-    """The raw-notifications partitions this worker owns now."""
-    return source_partitions(app.assignor.assigned_actives())
-
-
-def source_partitions(tps: Iterable[TP]) -> set[int]:
-    source = raw_notifications_topic.get_topic_name()
-    return {tp.partition for tp in tps if tp.topic == source}
-
-
-def forget_revoked(sender: Any, /, *args: Any, signal: BaseSignalT[Any], **kwargs: Any) -> None:
-    """A partition lost may come back after another worker wrote to its outputs."""
-    watermarks.forget(source_partitions(args[0]))
-
-
-async def read_assigned(
-    sender: Any, /, *args: Any, signal: BaseSignalT[Any], **kwargs: Any
-) -> None:
-    """Partitions (re)assigned: read their output marks afresh, now, while Faust keeps
-    them paused (no event waits, no buffer fills). If Kafka is too slow for that, the
-    first event of each partition reads them instead (route_notifications)."""
-    partitions = source_partitions(args[0])
-    watermarks.forget(partitions)
-    try:
-        await asyncio.wait_for(watermarks.load(partitions), MARKS_AT_ASSIGNMENT_S)
-    except TimeoutError:
-        log.warning("output marks not read at assignment; the first events will read them")
-
-
-app.on_partitions_revoked.connect(forget_revoked)
-app.on_partitions_assigned.connect(read_assigned)

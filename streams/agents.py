@@ -30,7 +30,7 @@ from streams.app import app, settings
 from streams.dedupe import Deduper, Sighting, Verdict
 from streams.errors import CannotApplyError, RecordError, TooLargeForTopicError
 from streams.outputs import assigned_partitions, publish, watermarks
-from streams.records import Incoming, Notification, decode, identify, incoming
+from streams.records import Notification, SourceRecord, decode, identify, source_record
 from streams.tables import TABLES, seen_notifications
 from streams.topics import raw_notifications_topic
 from streams.updates import Read, Write, writes_for
@@ -45,7 +45,7 @@ async def route_notifications(stream: faust.StreamT[bytes]) -> None:
     """Route each raw notification once to its per-type topic and apply it to the tables."""
     producer = app.batching_producer
     async for event in stream.events():
-        record = incoming(event.message)
+        record = source_record(event.message)
         if record.partition not in watermarks:  # once per assignment
             await watermarks.load({record.partition, *assigned_partitions()})
         handle(record)
@@ -53,7 +53,7 @@ async def route_notifications(stream: faust.StreamT[bytes]) -> None:
             await producer.ship()  # full or lingering batches; backpressure from Kafka
 
 
-def handle(record: Incoming) -> Verdict | None:
+def handle(record: SourceRecord) -> Verdict | None:
     """Process one record; never raises. None when the record went to the dead-letter topic.
 
     Synchronous on purpose: nothing else runs on the event loop while one event's
@@ -76,7 +76,7 @@ def handle(record: Incoming) -> Verdict | None:
 
 
 def process(
-    n: Notification, record: Incoming, refused: RecordError | None = None
+    n: Notification, record: SourceRecord, refused: RecordError | None = None
 ) -> Verdict | None:
     """Dedupe, then settle a first-seen record; `refused` says why it cannot be applied."""
     verdict, first = deduper.check(n, record)
@@ -101,7 +101,7 @@ def process(
     return outcome
 
 
-def settle(n: Notification, record: Incoming, refused: RecordError | None) -> bool:
+def settle(n: Notification, record: SourceRecord, refused: RecordError | None) -> bool:
     """Forward and apply a first-seen record, or dead-letter it (False). Either way it is
     remembered: a resend is then a DUPLICATE, and ends as this record did."""
     writes: list[Write] = []
@@ -124,11 +124,11 @@ def settle(n: Notification, record: Incoming, refused: RecordError | None) -> bo
     return refused is None
 
 
-def _reader(record: Incoming) -> Read:
+def _reader(record: SourceRecord) -> Read:
     return lambda table, key: store.get(TABLES[table], record.partition, key)
 
 
-def dead_letter(record: Incoming, reason: str, kind: str) -> bool:
+def dead_letter(record: SourceRecord, reason: str, kind: str) -> bool:
     """Queue `record` for the dead-letter topic; False if the producer refused it.
 
     A record too large for it goes as its key (the organization, unless that is what is
@@ -168,7 +168,7 @@ def _small_key(key: bytes | None) -> bytes | None:
     return key if key is not None and len(key) <= MAX_KEPT_KEY_BYTES else None
 
 
-def conflict_headers(record: Incoming, first: Sighting) -> list[tuple[str, bytes]]:
+def conflict_headers(record: SourceRecord, first: Sighting) -> list[tuple[str, bytes]]:
     replaced = {h.CONTENT_SHA256, h.CONFLICT_FIRST_SHA256}
     return [
         *((k, v) for k, v in record.headers if k not in replaced),
@@ -177,5 +177,5 @@ def conflict_headers(record: Incoming, first: Sighting) -> list[tuple[str, bytes
     ]
 
 
-def _fields(n: Notification, record: Incoming, **more: str) -> dict[str, object]:
+def _fields(n: Notification, record: SourceRecord, **more: str) -> dict[str, object]:
     return {"type": n.type, "org": n.org, "id": n.id, "position": record.position, **more}

@@ -22,7 +22,7 @@ from typing import Any
 
 from streams import store
 from streams.keys import table_key
-from streams.records import Incoming, Notification
+from streams.records import Notification, SourceRecord
 from streams.tables import Table
 
 BUCKET_DIGITS = 13
@@ -43,7 +43,7 @@ class Sighting:
     at_ms: int
 
     @classmethod
-    def of(cls, record: Incoming) -> "Sighting":
+    def of(cls, record: SourceRecord) -> "Sighting":
         return cls(record.sha256, record.partition, record.offset, record.received_at_ms)
 
     @classmethod
@@ -90,7 +90,7 @@ class Deduper:
         self._clean_below: dict[int, str] = {}  # partition -> expiry done below this key
         self._resume: dict[int, str] = {}  # partition -> last key deleted
 
-    def first_sighting(self, n: Notification, record: Incoming) -> Sighting | None:
+    def first_sighting(self, n: Notification, record: SourceRecord) -> Sighting | None:
         """The sighting of n's id nearest in time to this record, if any."""
         bucket = bucket_of(record.received_at_ms, self.window_ms)
         found = [
@@ -100,11 +100,11 @@ class Deduper:
         sightings = [Sighting.from_value(v) for v in found if v is not None]
         return min(sightings, key=lambda s: abs(s.at_ms - record.received_at_ms), default=None)
 
-    def check(self, n: Notification, record: Incoming) -> tuple[Verdict, Sighting | None]:
+    def check(self, n: Notification, record: SourceRecord) -> tuple[Verdict, Sighting | None]:
         first = self.first_sighting(n, record)
         return judge(first, Sighting.of(record), self.window_ms), first
 
-    def remember(self, n: Notification, record: Incoming) -> None:
+    def remember(self, n: Notification, record: SourceRecord) -> None:
         key = sighting_key(n, bucket_of(record.received_at_ms, self.window_ms))
         store.put(self.table, record.partition, key, Sighting.of(record).as_value())
 

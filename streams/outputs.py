@@ -19,7 +19,7 @@ from schemas import headers as h
 from schemas import topics as names
 from streams.app import app, settings
 from streams.errors import TooLargeForTopicError
-from streams.records import Incoming
+from streams.records import SourceRecord
 from streams.topics import raw_notifications_topic
 from streams.watermarks import KafkaTails, Watermarks
 
@@ -39,7 +39,7 @@ watermarks = Watermarks(
 )
 
 
-def publish(topic: str, record: Incoming, headers: Headers) -> bool:
+def publish(topic: str, record: SourceRecord, headers: Headers) -> bool:
     """Queue `record` for `topic` (a schemas.topics name, without prefix), with `headers`
     and its source offset; False, and nothing queued, when `topic` already holds it.
     TooLargeForTopicError, and nothing queued, when Kafka would refuse it.

@@ -8,9 +8,9 @@ fetched message to the streams with
 so that a hand-over blocked on a full stream buffer, or on flow control, is given up
 when a rebalance suspends the flow (faust-streaming PR 223). Service.wait_first wraps
 the callback, the suspend event and the service's own stopped and crashed events in
-four tasks and cancels three of them: ~21 us per message on the 2-core dev machine,
-against a fraction of a microsecond for the hand-over itself, which nearly always
-finishes without waiting (the message is put in the stream's queue).
+four tasks and cancels three of them, per message: many times the cost of the hand-over
+itself, which nearly always finishes without waiting (the message is put in the
+stream's queue).
 
 Here the callback's first step runs right away, in the fetch loop's own task. When it
 finishes there, which is what wait_first's callback task would have done in its first
@@ -19,10 +19,10 @@ rest of it goes through Faust's wait_first exactly as before, raced against
 suspend_flow and cancelled by it. Message order, acks and offsets are untouched: the
 same callback runs, on the same message, in the same order.
 
-This relies on internals of faust-streaming (0.15; pyproject pins <0.16): the fetch loop
-calls `self.callback(message)` and passes the result straight to `self.wait_first` as
-its first argument, and nothing else on the consumer calls wait_first with it.
-tests/unit/streams/test_consumer.py reads them and fails if an upgrade changes them.
+This relies on internals of faust-streaming: the fetch loop calls `self.callback(message)`
+and passes the result straight to `self.wait_first` as its first argument, and nothing
+else on the consumer calls wait_first with it (streams.faustfence; its canaries in
+tests/unit/streams/test_faustfence.py fail if an upgrade changes them).
 """
 
 import inspect

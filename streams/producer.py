@@ -1,26 +1,25 @@
 """The worker's Kafka producer: Faust's aiokafka producer, batched and made durable.
 
-Throughput. One record through aiokafka's `send()` (a future per record) costs ~110 us
-on the 2-core dev machine, one through a Faust table changelog ~300 us: more than the
-rest of an event's work. The agent's records (per-type topics, conflicts, dead letters)
-and the changelog records (streams.store) are therefore appended, synchronously, to one
-aiokafka BatchBuilder per topic-partition and shipped as whole batches (`send_batch`,
-one future per batch): when a batch is full, when the oldest open batch has waited
-`linger_s` (then all open batches go, so aiokafka packs them into one produce request),
-when `max_pending` records wait, and on flush. Batches of one topic-partition are
-shipped in order, one at a time (aiokafka waits for the previous batch of a partition
-to drain), so the order within a partition is kept.
+Throughput. A record sent through aiokafka's `send()` (a future per record), or through
+a Faust table changelog, costs more than the rest of an event's work. The agent's records
+(per-type topics, conflicts, dead letters) and the changelog records (streams.store) are
+therefore appended, synchronously, to one aiokafka BatchBuilder per topic-partition and
+shipped as whole batches (`send_batch`, one future per batch): when a batch is full,
+when the oldest open batch has waited `linger_s` (then all open batches go, so aiokafka
+packs them into one produce request), when `max_pending` records wait, and on flush.
+Batches of one topic-partition are shipped in order, one at a time (aiokafka waits for
+the previous batch of a partition to drain), so the order within a partition is kept.
 
 Durability. Faust commits a source offset only after `producer.flush()` returned
 (faust/transport/consumer.py `_commit_offsets`). Here flush ships every open batch and
 waits until all are acknowledged, and drains Faust's own buffer, whose `flush()` gives up
-after 0.1 s without progress. Idempotence (acks=all) is on, which Faust only does in
-exactly-once mode. A batch that fails after aiokafka's retries makes every later flush
-raise, and nothing more is shipped: no offset is committed past it, no later record of
-its partition lands after the gap (streams.watermarks relies on that; the broker's
-idempotence sequence check refuses one that aiokafka had already queued), the consumer
-crashes and the worker exits (exit status 1), and whoever owns the partition next
-processes the events again.
+after 0.1 s without progress (the Faust internals this takes are in streams.faustfence).
+Idempotence (acks=all) is on, which Faust only does in exactly-once mode. A batch that
+fails after aiokafka's retries makes every later flush raise, and nothing more is
+shipped: no offset is committed past it, no later record of its partition lands after
+the gap (streams.watermarks relies on that; the broker's idempotence sequence check
+refuses one that aiokafka had already queued), the consumer crashes and the worker exits
+(exit status 1), and whoever owns the partition next processes the events again.
 """
 
 import asyncio

@@ -95,9 +95,9 @@ class FencedApp(faust.App):
     producer_class: ClassVar[type["FencedProducer"]] = FencedProducer
     web_class: ClassVar[type[Web]]
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.table_store = table_store_for(str(self.conf.store))
+    def __init__(self, *args: Any, store: str = "memory://", **kwargs: Any) -> None:
+        super().__init__(*args, store=store, **kwargs)  # Faust's default store, memory://
+        self.table_store = table_store_for(store)
 
     def _new_consumer(self) -> ConsumerT:
         # Faust's own factory (App._new_consumer, Transport.create_consumer), our class.

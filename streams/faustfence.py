@@ -75,10 +75,11 @@ class FencedProducer(Producer):
         return {**super()._settings_extra(), **self.client_settings}
 
     @property
-    def started(self) -> bool:
+    def has_client(self) -> bool:
+        """Whether the aiokafka producer exists (the service started it)."""
         return self._producer is not None
 
-    def client(self) -> AIOKafkaProducer:
+    def aiokafka_producer(self) -> AIOKafkaProducer:
         """The aiokafka producer; NotReady before the producer started."""
         return self._ensure_producer()
 
@@ -147,13 +148,12 @@ def table_store_for(url: str) -> TableStore:
     raise ValueError(f"no direct table access for the store {url!r}")
 
 
+_NO_WAL = rocksdict.WriteOptions()
+_NO_WAL.disable_wal = True  # type: ignore[assignment,method-assign]  # a property, not a method
+
+
 class RocksDBTables:
     """The partition's own rocksdict database, raw keys, JSON values (Faust's encoding)."""
-
-    def __init__(self) -> None:
-        self._no_wal = rocksdict.WriteOptions()
-        self._no_wal.disable_wal = True  # type: ignore[assignment,method-assign]  # a property
-        self._unlogged: dict[tuple[str, int], Any] = {}
 
     def get(self, table: Table, partition: int, key: str) -> Value | None:
         db = _rocksdb(table)._dbs.get(partition)  # never open (create) a partition we do not hold
@@ -202,9 +202,10 @@ class RocksDBTables:
         WAL for the same reason.
         """
         db = _rocksdb(table)._db_for_partition(partition)
-        if self._unlogged.get((table.name, partition)) is not db:
-            db.set_write_options(self._no_wal)
-            self._unlogged[(table.name, partition)] = db
+        # Set on every write (a fraction of a microsecond), not remembered per database:
+        # a reference kept here would keep a database Faust closes (Store.stop,
+        # revoke_partitions) open, and unflushed, since it has no WAL.
+        db.set_write_options(_NO_WAL)
         return db
 
 

@@ -78,7 +78,7 @@ class BatchingProducer(FencedProducer):
         batch = self._open.get(tp)
         for _ in range(2):
             if batch is None:
-                batch = self._open[tp] = _OpenBatch(self.client().create_batch())
+                batch = self._open[tp] = _OpenBatch(self.aiokafka_producer().create_batch())
                 self._oldest = self._oldest or batch.since
             if batch.builder.append(timestamp=None, key=key, value=value, headers=list(headers)):
                 if on_delivered is not None:
@@ -108,7 +108,7 @@ class BatchingProducer(FencedProducer):
                 ready += list(self._open.items())
                 self._open.clear()
                 self._oldest, self._pending = 0.0, 0
-            aiokafka = self.client()
+            aiokafka = self.aiokafka_producer()
             for tp, batch in ready:
                 try:
                     future = await aiokafka.send_batch(
@@ -136,11 +136,11 @@ class BatchingProducer(FencedProducer):
     async def _ship_lingering(self) -> None:
         while not self.should_stop:
             await self.sleep(self.linger_s)
-            if self.started and self.has_due():
+            if self.has_client and self.has_due():
                 await self.ship()
 
     async def flush(self) -> None:
-        if self.started:
+        if self.has_client:
             await self.ship(everything=True)
         await self.drain_buffer()  # records sent through Faust's own send()
         await super().flush()

@@ -60,6 +60,31 @@ def test_canary_our_consumer_factory_passes_what_fausts_own_passes() -> None:
     assert callable(app._on_partitions_revoked) and callable(app._on_partitions_assigned)
 
 
+@pytest.mark.parametrize(
+    ("ours", "fausts", "overrides"),
+    [
+        (faustfence.FencedApp, faust.App, {"_new_consumer", "_new_producer", "_new_web"}),
+        (faustfence.FencedConsumer, faust_aiokafka.Consumer, set()),
+        (faustfence.FencedProducer, faust_aiokafka.Producer, {"_settings_extra"}),
+        (SteppingConsumer, faust_aiokafka.Consumer, {"wait_first"}),
+        (BatchingProducer, faust_aiokafka.Producer, {"flush", "_settings_extra"}),
+    ],
+)
+def test_our_subclasses_override_only_the_names_they_mean_to(
+    ours: type, fausts: type, overrides: set[str]
+) -> None:
+    """A name we add that Faust or mode already has (Service.started, say) changes what
+    they do with it: each override must be on purpose."""
+    added = {
+        name
+        for klass in ours.__mro__[: ours.__mro__.index(fausts)]
+        for name in vars(klass)
+        if not (name.startswith("__") and name.endswith("__"))
+    }
+    added -= {"logger", "_abc_impl"}  # set on every subclass by mode and abc
+    assert {name for name in added if hasattr(fausts, name)} == overrides
+
+
 def test_the_table_store_is_chosen_once_from_the_store_url() -> None:
     assert isinstance(faustfence.table_store_for("rocksdb://"), faustfence.RocksDBTables)
     assert isinstance(faustfence.table_store_for("memory://"), faustfence.MemoryTables)
@@ -176,14 +201,14 @@ async def test_canary_client_settings_reach_the_aiokafka_producer() -> None:
 
 def test_canary_the_aiokafka_producer_is_the_one_on_start_creates() -> None:
     made = BatchingProducer(app.transport)
-    assert not made.started
+    assert not made.has_client
     with pytest.raises(NotReady):
-        made.client()
+        made.aiokafka_producer()
     assert "self._producer = self._new_producer()" in _code(faust_aiokafka.Producer.on_start), (
         f"Producer.on_start no longer keeps the aiokafka producer in _producer ({REVIEW})"
     )
     made._producer = fake = object()  # what on_start does
-    assert made.started and made.client() is fake
+    assert made.has_client and made.aiokafka_producer() is fake
 
 
 async def test_canary_fausts_own_sends_wait_in_the_producer_buffer() -> None:

@@ -2,6 +2,7 @@
 broker): what the worker does with its tables in production, where the other unit tests
 use the memory store."""
 
+import gc
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -9,6 +10,7 @@ from typing import Any
 
 import orjson
 import pytest
+import rocksdict
 from faust.stores import rocksdb
 from faust.types import TP
 
@@ -83,3 +85,19 @@ def test_writes_skip_the_write_ahead_log(table: Any, produced: Any, tmp_path: Pa
         store.put(table, 0, f"k|{i}", {"value": "x" * 100})
     logs = list(faustfence.partition_path(tmp_path, "asset_counts", 0).glob("*.log"))
     assert logs and all(log.stat().st_size == 0 for log in logs)
+
+
+def test_a_database_faust_lets_go_is_closed_with_its_rows_on_disk(
+    table: Any, produced: Any, tmp_path: Path
+) -> None:
+    """Faust closes a partition's database by dropping it (Store.stop, revoke_partitions);
+    nothing of ours may keep it open, or its rows, never in a WAL, stay in memory only."""
+    store.put(table, 0, "k|1", {"i": 1})
+    table.data._dbs.clear()
+    gc.collect()
+    path = str(faustfence.partition_path(tmp_path, "asset_counts", 0))
+    db = rocksdict.Rdict(path, options=rocksdict.Options(raw_mode=True))  # the lock is free
+    try:
+        assert db.get(b"k|1") == orjson.dumps({"i": 1})
+    finally:
+        db.close()

@@ -18,16 +18,12 @@ where they are already applied (streams.updates), so the replay decides as the f
 did.
 """
 
-import asyncio
 import logging
 import time
-from collections.abc import Iterable
 from dataclasses import replace
-from typing import Any
 
 import faust
-from faust.types import TP, Message
-from mode.types.signals import BaseSignalT
+from faust.types import Message
 
 from schemas import headers as h
 from schemas.topics import CONFLICTS, DEAD_LETTER, topic_for
@@ -40,10 +36,11 @@ from streams.errors import (
     RedriveRefusedError,
     TooLargeForTopicError,
 )
-from streams.records import Incoming, Notification, decode, identify, incoming
+from streams.outputs import assigned_partitions, publish, watermarks
+from streams.records import Notification, SourceRecord, decode, identify, source_record
 from streams.redrive import Origin, Redrives, origin_of
 from streams.tables import TABLES, seen_notifications
-from streams.topics import publish, raw_notifications_topic, watermarks
+from streams.topics import raw_notifications_topic
 from streams.updates import Read, Write, writes_for
 
 log = logging.getLogger(__name__)
@@ -72,7 +69,7 @@ async def prepare(message: Message) -> None:
 
 
 def process_message(message: Message) -> None:
-    handle(incoming(message))
+    handle(source_record(message))
 
 
 async def ship_due() -> None:
@@ -81,7 +78,7 @@ async def ship_due() -> None:
         await producer.ship()  # full or lingering batches; backpressure from Kafka
 
 
-def handle(record: Incoming) -> Verdict | None:
+def handle(record: SourceRecord) -> Verdict | None:
     """Process one record; never raises. None when the record went to the dead-letter topic.
 
     Synchronous on purpose: nothing else runs on the event loop while one event's
@@ -109,7 +106,7 @@ def handle(record: Incoming) -> Verdict | None:
 
 def process(
     n: Notification,
-    record: Incoming,
+    record: SourceRecord,
     refused: RecordError | None = None,
     origin: Origin | None = None,
 ) -> Verdict | None:
@@ -143,7 +140,7 @@ def process(
 
 
 def settle(
-    n: Notification, record: Incoming, refused: RecordError | None, origin: Origin | None = None
+    n: Notification, record: SourceRecord, refused: RecordError | None, origin: Origin | None = None
 ) -> bool:
     """Forward and apply a first-seen record, or dead-letter it (False). Either way it is
     remembered: a resend is then a DUPLICATE, and ends as this record did. A redrive is
@@ -180,11 +177,11 @@ def forwards(n: Notification) -> bool:
     return n.source != h.SOURCE_BASELINE
 
 
-def _reader(record: Incoming) -> Read:
+def _reader(record: SourceRecord) -> Read:
     return lambda table, key: store.get(TABLES[table], record.partition, key)
 
 
-def dead_letter(record: Incoming, reason: str, kind: str) -> bool:
+def dead_letter(record: SourceRecord, reason: str, kind: str) -> bool:
     """Queue `record` for the dead-letter topic; False if the producer refused it.
 
     A record too large for it goes as its key (the organization, unless that is what is
@@ -224,7 +221,7 @@ def _small_key(key: bytes | None) -> bytes | None:
     return key if key is not None and len(key) <= MAX_KEPT_KEY_BYTES else None
 
 
-def conflict_headers(record: Incoming, first: Sighting) -> list[tuple[str, bytes]]:
+def conflict_headers(record: SourceRecord, first: Sighting) -> list[tuple[str, bytes]]:
     replaced = {h.CONTENT_SHA256, h.CONFLICT_FIRST_SHA256}
     return [
         *((k, v) for k, v in record.headers if k not in replaced),
@@ -233,11 +230,11 @@ def conflict_headers(record: Incoming, first: Sighting) -> list[tuple[str, bytes
     ]
 
 
-def _fields(n: Notification, record: Incoming, **more: str) -> dict[str, object]:
+def _fields(n: Notification, record: SourceRecord, **more: str) -> dict[str, object]:
     return _about(record, type=n.type, org=n.org, id=n.id, **more)
 
 
-def _about(record: Incoming, **more: str) -> dict[str, object]:
+def _about(record: SourceRecord, **more: str) -> dict[str, object]:
     """The fields of every log line about `record`: where it is, and the gateway's request
     id and tenant from its headers, to find the request in the gateway's log."""
     return {
@@ -254,40 +251,6 @@ def _text(value: bytes | None) -> str | None:
     return None if value is None else value.decode(errors="replace")
 
 
-MARKS_AT_ASSIGNMENT_S = 10.0  # then the first event of a partition reads its marks
-
-
-def assigned_partitions() -> set[int]:
-    """The raw-notifications partitions this worker owns now."""
-    return source_partitions(app.assignor.assigned_actives())
-
-
-def source_partitions(tps: Iterable[TP]) -> set[int]:
-    source = raw_notifications_topic.get_topic_name()
-    return {tp.partition for tp in tps if tp.topic == source}
-
-
-def forget_revoked(sender: Any, /, *args: Any, signal: BaseSignalT[Any], **kwargs: Any) -> None:
-    """A partition lost may come back after another worker wrote to its outputs."""
-    watermarks.forget(source_partitions(args[0]))
-
-
-async def read_assigned(
-    sender: Any, /, *args: Any, signal: BaseSignalT[Any], **kwargs: Any
-) -> None:
-    """Partitions (re)assigned: read their output marks afresh, now, while Faust keeps
-    them paused (no event waits, no buffer fills). If Kafka is too slow for that, the
-    first event of each partition reads them instead (route_notifications)."""
-    partitions = source_partitions(args[0])
-    watermarks.forget(partitions)
-    try:
-        await asyncio.wait_for(watermarks.load(partitions), MARKS_AT_ASSIGNMENT_S)
-    except TimeoutError:
-        log.warning("output marks not read at assignment; the first events will read them")
-
-
-app.on_partitions_revoked.connect(forget_revoked)
-app.on_partitions_assigned.connect(read_assigned)
 if settings.direct_delivery:
     app.stepping_consumer.deliver_directly(
         raw_notifications_topic.get_topic_name(), prepare, process_message, ship_due

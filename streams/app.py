@@ -16,13 +16,12 @@ from typing import cast
 
 import faust
 import faust.types.auth
-from faust.types import ConsumerT, ProducerT
-from faust.web import Web
 from faust.web.drivers.aiohttp import Web as AiohttpWeb
 
 from schemas.logformat import logging_config
 from streams.config import WorkerSettings
 from streams.consumer import SteppingConsumer
+from streams.faustfence import FencedApp
 from streams.producer import BatchingProducer
 
 
@@ -32,29 +31,16 @@ class OwnPagesOnly(AiohttpWeb):
     default_blueprints = production_blueprints = debug_blueprints = optional_blueprints = ()
 
 
-class SwitchboardApp(faust.App):
+class SwitchboardApp(FencedApp):
     """faust.App whose producer batches records and drains them before every commit,
     whose consumer hands messages over without a task per message (streams.consumer),
     and whose web port serves only the pages registered with @app.page."""
 
-    def _new_consumer(self) -> ConsumerT:
-        # Faust's own factory (App._new_consumer, Transport.create_consumer), but our class.
-        return SteppingConsumer(
-            self.transport,
-            callback=self.topics.on_message,
-            on_partitions_revoked=self._on_partitions_revoked,
-            on_partitions_assigned=self._on_partitions_assigned,
-            beacon=self.beacon,
-            loop=self.transport.loop,
-        )
-
-    def _new_producer(self) -> ProducerT:
-        return BatchingProducer(self.transport, loop=self.loop, beacon=self.beacon)
-
-    def _new_web(self) -> Web:
-        # Faust's factory of app.web; tests/unit/streams/test_routes.py reads the routes
-        # served, so it fails if an upgrade stops calling this.
-        return OwnPagesOnly(self)
+    consumer_class = SteppingConsumer
+    producer_class = BatchingProducer
+    # tests/unit/streams/test_routes.py reads the routes served, so it fails if an
+    # upgrade stops building app.web from this.
+    web_class = OwnPagesOnly
 
     @property
     def batching_producer(self) -> BatchingProducer:

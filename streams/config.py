@@ -35,8 +35,8 @@ class WorkerSettings(SharedSettings, BaseSettings):
     session_timeout_s: float = Field(default=30.0, ge=6)
     standby_replicas: int = Field(default=1, ge=0)
     # Faust opens one RocksDB per table partition with 3 memtables of 64 MiB and a 2 GiB
-    # block cache each: a 25-minute soak at 1,400 events/s took a worker from 150 MiB to
-    # 1.26 GiB. Bounded here: each DB holds at most 2 memtables plus its block cache.
+    # block cache each, so a worker's memory would grow with its partitions and tables.
+    # Bounded here: each DB holds at most 2 memtables plus its block cache.
     rocksdb_write_buffer_mib: int = Field(default=8, ge=1, le=1024)
     rocksdb_block_cache_mib: int = Field(default=8, ge=1, le=4096)
     # The max.message.bytes of the topics the worker writes (Kafka's default). An output

@@ -9,9 +9,9 @@ fetched message to the streams with
 so that a hand-over blocked on a full stream buffer, or on flow control, is given up
 when a rebalance suspends the flow (faust-streaming PR 223). Service.wait_first wraps
 the callback, the suspend event and the service's own stopped and crashed events in
-four tasks and cancels three of them: ~21 us per message on the 2-core dev machine,
-against a fraction of a microsecond for the hand-over itself, which nearly always
-finishes without waiting (the message is put in the stream's queue).
+four tasks and cancels three of them, per message: many times the cost of the hand-over
+itself, which nearly always finishes without waiting (the message is put in the
+stream's queue).
 
 Here the callback's first step runs right away, in the fetch loop's own task. When it
 finishes there, which is what wait_first's callback task would have done in its first
@@ -20,10 +20,10 @@ rest of it goes through Faust's wait_first exactly as before, raced against
 suspend_flow and cancelled by it. Message order, acks and offsets are untouched: the
 same callback runs, on the same message, in the same order.
 
-This relies on internals of faust-streaming (0.15; pyproject pins <0.16): the fetch loop
-calls `self.callback(message)` and passes the result straight to `self.wait_first` as
-its first argument, and nothing else on the consumer calls wait_first with it.
-tests/unit/streams/test_consumer.py reads them and fails if an upgrade changes them.
+This relies on internals of faust-streaming: the fetch loop calls `self.callback(message)`
+and passes the result straight to `self.wait_first` as its first argument, and nothing
+else on the consumer calls wait_first with it (streams.faustfence; its canaries in
+tests/unit/streams/test_faustfence.py fail if an upgrade changes them).
 
 Direct delivery. A topic registered with `deliver_directly` (raw-notifications, by
 streams.agents) skips the conductor, the stream's queue and the stream iterator: its
@@ -55,7 +55,8 @@ guarantees is kept, here:
 Internals used: `Consumer.callback` (what the fetch loop calls), `app.flow_control`,
 `app.consumer_generation_id` and `Message.generation_id`, `app.assignor.is_active`,
 `Consumer.perform_seek` (called by Faust's recovery), `Consumer.ack`, and the
-monitor's `stream_inbound_time`; tests/unit/streams/test_consumer.py checks each of them.
+monitor's `stream_inbound_time`: public names of Faust, relied on all the same, so
+tests/unit/streams/test_faustfence.py has a canary for them too.
 """
 
 import inspect
@@ -64,9 +65,10 @@ import types
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import Any, cast
 
-from faust.transport.drivers.aiokafka import Consumer
 from faust.types import Message
 from mode.services import WaitArgT, WaitResults
+
+from streams.faustfence import FencedConsumer
 
 Callback = Callable[[Message], Awaitable[None]]
 Prepare = Callable[[Message], Awaitable[None]]  # before processing; may wait (output marks)
@@ -129,15 +131,18 @@ def stepping(callback: Callback) -> Callable[[Message], Awaitable[Any]]:
     return hand_over
 
 
-class SteppingConsumer(Consumer):
+class SteppingConsumer(FencedConsumer):
     """Faust's aiokafka consumer whose messages are handed over without wait_first's
     tasks when the hand-over does not have to wait (see the module docstring)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+        # Before FencedConsumer's __init__, which wraps the callback with hand_over.
         self._direct: dict[str, tuple[Prepare, Process, After]] = {}
         self._sought: int | None = None  # the generation whose partitions were sought
-        self.callback = stepping(self._routed(self.callback))
+        super().__init__(*args, **kwargs)
+
+    def hand_over(self, callback: Callback) -> Callable[[Message], Awaitable[Any]]:
+        return stepping(self._routed(callback))
 
     async def perform_seek(self) -> None:
         """Faust's seek of every assigned partition to its committed offset, which its
@@ -204,7 +209,7 @@ class SteppingConsumer(Consumer):
                 if inspect.iscoroutine(other):
                     other.close()
             # Service.wait_first's answer when its first coroutine is done first.
-            if self._stopped.is_set() or self._crashed.is_set():
+            if self.stopped_or_crashed():
                 return WaitResults([], [], True)
             return WaitResults([DELIVERED], [None], False)
         return await super().wait_first(*coros, timeout=timeout)

@@ -29,8 +29,7 @@ again has a new one, and tables written against the old one are refused, however
 the new changelog has grown.
 
 The databases are opened read-only, before Faust opens them. The layout is Faust's (one
-database per partition, named as Store.partition_path names it, the offset under
-Store.offset_key); tests/unit/streams/test_datadir.py fails if an upgrade changes it.
+database per partition, the offset under its own key): streams.faustfence.
 """
 
 import asyncio
@@ -69,11 +68,6 @@ def create(settings: WorkerSettings) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
 
 
-def partition_path(tables: Path, table: str, partition: int) -> Path:
-    """Where Faust's RocksDB store keeps one table partition (Store.partition_path)."""
-    return tables / f"{table}-{partition}.db"
-
-
 def applied_offsets(
     tables: Path, names: Sequence[tuple[str, str]], partitions: int
 ) -> list[Applied]:
@@ -83,7 +77,8 @@ def applied_offsets(
     they are first touched in, and the worker's loop does not exist yet.
     """
     import rocksdict
-    from faust.stores.rocksdb import Store
+
+    from streams.faustfence import OFFSET_KEY, partition_path
 
     found: list[Applied] = []
     for table, changelog in names:
@@ -97,7 +92,7 @@ def applied_offsets(
                 access_type=rocksdict.AccessType.read_only(),
             )
             try:
-                raw = db.get(Store.offset_key)
+                raw = db.get(OFFSET_KEY)
             finally:
                 db.close()
             if raw is not None:

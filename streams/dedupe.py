@@ -22,7 +22,7 @@ from typing import Any
 
 from streams import store
 from streams.keys import table_key
-from streams.records import Incoming, Notification
+from streams.records import Notification, SourceRecord
 from streams.tables import Table
 
 BUCKET_DIGITS = 13
@@ -43,7 +43,7 @@ class Sighting:
     at_ms: int
 
     @classmethod
-    def of(cls, record: Incoming) -> "Sighting":
+    def of(cls, record: SourceRecord) -> "Sighting":
         return cls(record.sha256, record.partition, record.offset, record.received_at_ms)
 
     @classmethod
@@ -104,7 +104,7 @@ class Deduper:
         self._last = (n, ident)
         return ident
 
-    def first_sighting(self, n: Notification, record: Incoming) -> Sighting | None:
+    def first_sighting(self, n: Notification, record: SourceRecord) -> Sighting | None:
         """The sighting of n's id nearest in time to this record, if any."""
         bucket, ident = bucket_of(record.received_at_ms, self.window_ms), self._ident(n)
         found = [
@@ -114,11 +114,11 @@ class Deduper:
         sightings = [Sighting.from_value(v) for v in found if v is not None]
         return min(sightings, key=lambda s: abs(s.at_ms - record.received_at_ms), default=None)
 
-    def check(self, n: Notification, record: Incoming) -> tuple[Verdict, Sighting | None]:
+    def check(self, n: Notification, record: SourceRecord) -> tuple[Verdict, Sighting | None]:
         first = self.first_sighting(n, record)
         return judge(first, Sighting.of(record), self.window_ms), first
 
-    def remember(self, n: Notification, record: Incoming) -> None:
+    def remember(self, n: Notification, record: SourceRecord) -> None:
         key = _in_bucket(bucket_of(record.received_at_ms, self.window_ms), self._ident(n))
         store.put(self.table, record.partition, key, Sighting.of(record).as_value())
 
@@ -133,11 +133,10 @@ class Deduper:
         if self._clean_below.get(partition, "") >= cutoff:
             return 0
         expired: list[str] = []
-        for key, value in store.scan(self.table, partition, after=self._resume.get(partition)):
+        for key, _ in store.scan(self.table, partition, after=self._resume.get(partition)):
             if key >= cutoff or len(expired) > self.expire_per_event:
                 break
-            if value.get("partition") == partition:  # memory store: all partitions in one dict
-                expired.append(key)
+            expired.append(key)
         if len(expired) <= self.expire_per_event:
             self._clean_below[partition] = cutoff  # nothing older left
         for key in expired[: self.expire_per_event]:

@@ -9,25 +9,25 @@ Both numbers are already in the worker's memory, so a scrape makes no request to
 and adds nothing to the per-event path: the high watermark arrives with every fetch
 response (aiokafka keeps it per partition, even for a fetch that returned no records),
 and the committed offset is Faust's record of what it last committed, set from the group
-at assignment. They are Faust's private state, read only here (canary test in
-tests/unit/streams/test_lag.py). A partition of which nothing was committed yet counts
-from offset 0, and one not yet fetched since its assignment has no sample.
+at assignment (Faust's private state, read through streams.faustfence). A partition of
+which nothing was committed yet counts from offset 0, and one not yet fetched since its
+assignment has no sample.
 """
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+
+from streams.faustfence import committed_offset
 
 NAME = "switchboard_stream_consumer_lag"
 HELP = "Records of a raw-notifications partition this worker owns not committed by its group."
 
 
 class Consumer(Protocol):
-    """The part of Faust's consumer (app.consumer) read here."""
-
-    _committed_offset: Mapping[Any, int | None]
+    """The part of Faust's consumer (app.consumer) read here, with its committed offsets."""
 
     def assignment(self) -> set[Any]: ...
 
@@ -45,7 +45,7 @@ def partition_lags(consumer: Consumer, topic: str) -> dict[int, int]:
         for tp in [tp for tp in consumer.assignment() if tp.topic == topic]:
             end = consumer.highwater(tp)
             if end is not None:
-                committed = consumer._committed_offset.get(tp) or 0
+                committed = committed_offset(consumer, tp) or 0
                 lags[tp.partition] = max(end - committed, 0)
         return lags
     except Exception:  # ConsumerNotStarted before Kafka answers; a partition just revoked

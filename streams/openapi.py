@@ -72,7 +72,7 @@ def _operation(view: type, d: Described, schema: dict[str, Any]) -> dict[str, An
     summary, _, description = doc.partition("\n")
     problem = {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
     return {
-        "operationId": view.__name__,
+        "operationId": view.__name__.removesuffix("View"),  # UserView answers the operation "User"
         "summary": summary,
         "description": description.strip(),
         "parameters": [_path_param(name) for name in re.findall(r"{(\w+)}", d.path)]

@@ -1,26 +1,25 @@
 """The worker's Kafka producer: Faust's aiokafka producer, batched and made durable.
 
-Throughput. One record through aiokafka's `send()` (a future per record) costs ~110 us
-on the 2-core dev machine, one through a Faust table changelog ~300 us: more than the
-rest of an event's work. The agent's records (per-type topics, conflicts, dead letters)
-and the changelog records (streams.store) are therefore appended, synchronously, to one
-aiokafka BatchBuilder per topic-partition and shipped as whole batches (`send_batch`,
-one future per batch): when a batch is full, when the oldest open batch has waited
-`linger_s` (then all open batches go, so aiokafka packs them into one produce request),
-when `max_pending` records wait, and on flush. Batches of one topic-partition are
-shipped in order, one at a time (aiokafka waits for the previous batch of a partition
-to drain), so the order within a partition is kept.
+Throughput. A record sent through aiokafka's `send()` (a future per record), or through
+a Faust table changelog, costs more than the rest of an event's work. The agent's records
+(per-type topics, conflicts, dead letters) and the changelog records (streams.store) are
+therefore appended, synchronously, to one aiokafka BatchBuilder per topic-partition and
+shipped as whole batches (`send_batch`, one future per batch): when a batch is full,
+when the oldest open batch has waited `linger_s` (then all open batches go, so aiokafka
+packs them into one produce request), when `max_pending` records wait, and on flush.
+Batches of one topic-partition are shipped in order, one at a time (aiokafka waits for
+the previous batch of a partition to drain), so the order within a partition is kept.
 
 Durability. Faust commits a source offset only after `producer.flush()` returned
 (faust/transport/consumer.py `_commit_offsets`). Here flush ships every open batch and
 waits until all are acknowledged, and drains Faust's own buffer, whose `flush()` gives up
-after 0.1 s without progress. Idempotence (acks=all) is on, which Faust only does in
-exactly-once mode. A batch that fails after aiokafka's retries makes every later flush
-raise, and nothing more is shipped: no offset is committed past it, no later record of
-its partition lands after the gap (streams.watermarks relies on that; the broker's
-idempotence sequence check refuses one that aiokafka had already queued), the consumer
-crashes and the worker exits (exit status 1), and whoever owns the partition next
-processes the events again.
+after 0.1 s without progress (the Faust internals this takes are in streams.faustfence).
+Idempotence (acks=all) is on, which Faust only does in exactly-once mode. A batch that
+fails after aiokafka's retries makes every later flush raise, and nothing more is
+shipped: no offset is committed past it, no later record of its partition lands after
+the gap (streams.watermarks relies on that; the broker's idempotence sequence check
+refuses one that aiokafka had already queued), the consumer crashes and the worker exits
+(exit status 1), and whoever owns the partition next processes the events again.
 """
 
 import asyncio
@@ -29,9 +28,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from faust.exceptions import ProducerSendError
-from faust.transport.drivers.aiokafka import Producer
 from faust.types.tuples import TP, RecordMetadata
 from mode import Service
+
+from streams.faustfence import FencedProducer
 
 Delivered = Callable[[TP, int], None]  # (topic-partition, offset of its last record)
 
@@ -45,9 +45,12 @@ class _OpenBatch:
         self.callbacks: set[Delivered] = set()  # one call per batch, not per record
 
 
-class BatchingProducer(Producer):
+class BatchingProducer(FencedProducer):
     """Faust's aiokafka Producer with `append()`: batched, ordered, flushed before commits."""
 
+    # Idempotent (the broker drops a batch aiokafka retries), which Faust only turns on
+    # in exactly-once mode.
+    client_settings = {"acks": "all", "enable_idempotence": True}
     linger_s = 0.05
     max_pending = 20_000
     _failure: BaseException | None = None
@@ -60,9 +63,6 @@ class BatchingProducer(Producer):
         self._full: list[tuple[TP, _OpenBatch]] = []
         self._shipping = asyncio.Lock()
         self._in_flight: set[asyncio.Future[Any]] = set()
-
-    def _settings_extra(self) -> dict[str, Any]:
-        return {**super()._settings_extra(), "acks": "all", "enable_idempotence": True}
 
     def append(
         self,
@@ -78,7 +78,7 @@ class BatchingProducer(Producer):
         batch = self._open.get(tp)
         for _ in range(2):
             if batch is None:
-                batch = self._open[tp] = _OpenBatch(self._ensure_producer().create_batch())
+                batch = self._open[tp] = _OpenBatch(self.aiokafka_producer().create_batch())
                 self._oldest = self._oldest or batch.since
             if batch.builder.append(timestamp=None, key=key, value=value, headers=list(headers)):
                 if on_delivered is not None:
@@ -116,7 +116,7 @@ class BatchingProducer(Producer):
                 ready += list(self._open.items())
                 self._open.clear()
                 self._oldest, self._pending = 0.0, 0
-            aiokafka = self._ensure_producer()
+            aiokafka = self.aiokafka_producer()
             for tp, batch in ready:
                 try:
                     future = await aiokafka.send_batch(
@@ -144,15 +144,13 @@ class BatchingProducer(Producer):
     async def _ship_lingering(self) -> None:
         while not self.should_stop:
             await self.sleep(self.linger_s)
-            if self._producer is not None and self.has_due():
+            if self.has_client and self.has_due():
                 await self.ship()
 
     async def flush(self) -> None:
-        if self._producer is not None:
+        if self.has_client:
             await self.ship(everything=True)
-        # Faust's buffer flush gives up after 0.1 s without a send; loop until it is empty.
-        while self.buffer.size:
-            await self.buffer.flush()
+        await self.drain_buffer()  # records sent through Faust's own send()
         await super().flush()
         if self._in_flight:
             await asyncio.wait(list(self._in_flight))

@@ -25,7 +25,7 @@ MAX_TIME_MS = 10**13  # year 2286: keeps time buckets to a fixed width (streams.
 
 
 @dataclass(frozen=True, slots=True)
-class Incoming:
+class SourceRecord:
     """One consumed record: bytes as read, its position, and what we derive from both."""
 
     key: bytes | None
@@ -54,8 +54,8 @@ class Notification:
     body: AppleNotification | AppNotification | AssetBaseline
 
 
-def incoming(message: Any) -> Incoming:
-    """An Incoming from a Faust/aiokafka message (key, value, headers, tp, offset, ...)."""
+def source_record(message: Any) -> SourceRecord:
+    """A SourceRecord from a Faust/aiokafka message (key, value, headers, tp, offset, ...)."""
     value = message.value if message.value is not None else b""
     raw_headers = message.headers or ()
     pairs = raw_headers.items() if isinstance(raw_headers, Mapping) else raw_headers
@@ -67,7 +67,7 @@ def incoming(message: Any) -> Incoming:
         received_at_ms = 0
     if not 0 < received_at_ms < MAX_TIME_MS:  # no usable gateway time: the record's time
         received_at_ms = int((message.timestamp or 0) * 1000)
-    return Incoming(
+    return SourceRecord(
         key=message.key,
         value=value,
         headers=record_headers,
@@ -80,7 +80,7 @@ def incoming(message: Any) -> Incoming:
     )
 
 
-def decode(record: Incoming) -> Notification:
+def decode(record: SourceRecord) -> Notification:
     """The Notification in `record`, or a RecordError saying why it has none."""
     source = _source(record)
     try:
@@ -106,7 +106,7 @@ def decode(record: Incoming) -> Notification:
     return found
 
 
-def identify(record: Incoming) -> Notification | None:
+def identify(record: SourceRecord) -> Notification | None:
     """Who a record that `decode` refused is, when its envelope alone is valid (e.g. a
     countDelta beyond 64 bits in an otherwise good ASSET_COUNT) and its key is the
     organization the envelope names: enough for dedupe to recognise a resend of it.
@@ -130,7 +130,7 @@ def identify(record: Incoming) -> Notification | None:
     return found if record.key == found.org.encode() else None
 
 
-def _source(record: Incoming) -> str:
+def _source(record: SourceRecord) -> str:
     return (record.header(h.SOURCE) or b"").decode(errors="replace")
 
 

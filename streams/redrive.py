@@ -33,7 +33,7 @@ from schemas import headers as h
 from streams import store
 from streams.dedupe import Deduper, Sighting, Verdict, judge
 from streams.errors import RedriveRefusedError
-from streams.records import Incoming, Notification
+from streams.records import Notification, SourceRecord
 
 MARKER_PREFIX = "redrive|"
 
@@ -57,7 +57,7 @@ class Marker:
         return cls(Sighting.from_value(value), bool(value.get("dead", False)))
 
 
-def origin_of(record: Incoming) -> Origin | None:
+def origin_of(record: SourceRecord) -> Origin | None:
     """The original position of a redriven record, None for any other record.
 
     RedriveRefusedError when it names no usable position: not in this record's topic
@@ -114,7 +114,7 @@ class Redrives:
         self.deduper = deduper
 
     def check(
-        self, n: Notification, record: Incoming, origin: Origin
+        self, n: Notification, record: SourceRecord, origin: Origin
     ) -> tuple[Verdict, Sighting | None]:
         found = store.get(self.deduper.table, record.partition, marker_key(origin))
         marker = Marker.from_value(found) if found is not None else None
@@ -123,7 +123,7 @@ class Redrives:
         verdict = judge_redrive(marker, first, Sighting.of(then), origin, self.deduper.window_ms)
         return verdict, first
 
-    def remember(self, record: Incoming, origin: Origin, dead: bool) -> None:
+    def remember(self, record: SourceRecord, origin: Origin, dead: bool) -> None:
         sighting = Sighting(record.sha256, record.partition, record.offset, origin.received_at_ms)
         value = {**sighting.as_value(), "dead": dead}
         store.put(self.deduper.table, record.partition, marker_key(origin), value)

@@ -78,7 +78,7 @@ def limit_of(query: Mapping[str, str], page: openapi.Page) -> int:
 
 
 @query_view("/v1/orgs/{uId}/asset-counts", answers.AssetCounts)
-class AssetCounts(View):
+class AssetCountsView(View):
     """The license count per asset (adamId, pricingParam) of the organization.
 
     Its last baseline's totalCount (`switchboard baseline import`) plus the countDelta
@@ -105,7 +105,7 @@ class AssetCounts(View):
     openapi.Param("limit", "Holders per page.", page=ASSIGNMENTS_PAGE),
     openapi.Param("after", "The `next` of the previous page."),
 )
-class Assignments(View):
+class AssignmentsView(View):
     """The serial numbers and clientUserIds holding one asset, a page at a time.
 
     404 when nothing is known of the asset; an empty page when it is held by no one now.
@@ -150,7 +150,7 @@ class Assignments(View):
 
 
 @query_view("/v1/orgs/{uId}/users/{clientUserId}", answers.UserStatus)
-class User(View):
+class UserView(View):
     """One managed user's status, email, inviteCode and idHash."""
 
     @reads("uId")
@@ -168,7 +168,7 @@ class User(View):
     openapi.Param("limit", "Users per page.", page=USERS_PAGE),
     openapi.Param("after", "The `next` of the previous page."),
 )
-class Users(View):
+class UsersView(View):
     """The organization's managed users, in clientUserId order, a page at a time.
 
     404 when the organization has no user at all; an empty page when none matches.
@@ -197,7 +197,7 @@ class Users(View):
 
 
 @query_view("/v1/orgs/{uId}/last-test", answers.LastTest)
-class LastTest(View):
+class LastTestView(View):
     """The last TEST_NOTIFICATION received for the organization."""
 
     @reads("uId")
@@ -209,7 +209,7 @@ class LastTest(View):
 
 
 @query_view("/v1/tenants/{tenantId}", answers.TenantUrl)
-class Tenant(View):
+class TenantView(View):
     """The REST URL last announced for an app tenantId (TENANT_REST_URL_CHANGE)."""
 
     @reads("tenantId")

@@ -80,7 +80,7 @@ SEGMENT_S = 30.0  # app JWTs live 60 s: render at most this much load ahead of s
 @dataclass
 class Phase:
     rate: float
-    segments: list[loadgen.Phase] = field(default_factory=list)  # the offered load, in order
+    segments: list[loadgen.Segment] = field(default_factory=list)  # the offered load, in order
     e2e: list[float] = field(default_factory=list)  # seconds, accept -> queryable
     events_per_s: float = math.nan
     probes_accepted: int = 0

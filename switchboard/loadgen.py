@@ -32,7 +32,7 @@ def render_post(path: str, body: bytes, headers: Mapping[str, str], host: str = 
 
 
 @dataclass
-class Phase:
+class Segment:
     """What one `offer` did. Times are time.perf_counter() seconds."""
 
     rate: float
@@ -91,16 +91,16 @@ class Connection(asyncio.Protocol):
 
     def __init__(self, pool: Pool) -> None:
         self.pool, self.buffer = pool, bytearray()
-        self.current: tuple[float, Phase] | None = None
+        self.current: tuple[float, Segment] | None = None
         self.transport: Any = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport
 
-    def send(self, request: bytes, scheduled: float, phase: Phase) -> None:
-        self.current = (scheduled, phase)
-        phase.sent += 1
-        phase.last_sent = time.perf_counter()
+    def send(self, request: bytes, scheduled: float, segment: Segment) -> None:
+        self.current = (scheduled, segment)
+        segment.sent += 1
+        segment.last_sent = time.perf_counter()
         self.transport.write(request)
 
     def data_received(self, data: bytes) -> None:
@@ -114,8 +114,8 @@ class Connection(asyncio.Protocol):
             return
         del self.buffer[:size]
         if self.current is not None:
-            (scheduled, phase), self.current = self.current, None
-            phase.answer(int(head[9:12]), scheduled)
+            (scheduled, segment), self.current = self.current, None
+            segment.answer(int(head[9:12]), scheduled)
         self.pool.release(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -141,7 +141,7 @@ class Pool:
         self.connections: set[Connection] = set()
         self.opening = 0
         self.idle: deque[Connection] = deque()
-        self.waiting: deque[tuple[bytes, float, Phase]] = deque()  # for connections opening
+        self.waiting: deque[tuple[bytes, float, Segment]] = deque()  # for connections opening
         self.tasks: set[asyncio.Task[None]] = set()
 
     @property
@@ -170,13 +170,13 @@ class Pool:
             if self.waiting:  # the request this connection was opened for
                 self.waiting.popleft()[2].lost += 1
 
-    def dispatch(self, request: bytes, scheduled: float, phase: Phase) -> None:
+    def dispatch(self, request: bytes, scheduled: float, segment: Segment) -> None:
         if self.idle:
-            self.idle.pop().send(request, scheduled, phase)
+            self.idle.pop().send(request, scheduled, segment)
         elif self.count >= self.limit:
-            phase.busy += 1
+            segment.busy += 1
         else:
-            self.waiting.append((request, scheduled, phase))
+            self.waiting.append((request, scheduled, segment))
             task = asyncio.get_running_loop().create_task(self._grow())
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
@@ -199,24 +199,24 @@ class Pool:
 
 async def offer(
     pool: Pool, requests: Sequence[bytes], rate: float, seconds: float, drain_s: float = 15.0
-) -> Phase:
+) -> Segment:
     """Send rate x seconds requests on schedule (cycling through `requests`), then wait up
     to `drain_s` for the answers still outstanding."""
-    phase = Phase(rate, seconds, offered=int(rate * seconds))
-    phase.start = time.perf_counter() + 0.01
+    segment = Segment(rate, seconds, offered=int(rate * seconds))
+    segment.start = time.perf_counter() + 0.01
     due = 0
-    while due < phase.offered:
+    while due < segment.offered:
         # Everything due by now goes out in one batch: sleeps are coarser than 1/rate.
         now = time.perf_counter()
-        now_due = min(phase.offered, int((now - phase.start) * rate) + 1)
+        now_due = min(segment.offered, int((now - segment.start) * rate) + 1)
         if now_due > due:
-            phase.lag_s = max(phase.lag_s, now - (phase.start + due / rate))
+            segment.lag_s = max(segment.lag_s, now - (segment.start + due / rate))
         while due < now_due:
-            pool.dispatch(requests[due % len(requests)], phase.start + due / rate, phase)
+            pool.dispatch(requests[due % len(requests)], segment.start + due / rate, segment)
             due += 1
         await asyncio.sleep(0.002)
     deadline = time.perf_counter() + drain_s
     # Polled: answers arrive in protocol callbacks on many connections, nothing to await.
-    while phase.unanswered > 0 and time.perf_counter() < deadline:  # noqa: ASYNC110
+    while segment.unanswered > 0 and time.perf_counter() < deadline:  # noqa: ASYNC110
         await asyncio.sleep(0.01)
-    return phase
+    return segment

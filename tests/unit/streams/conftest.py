@@ -42,7 +42,7 @@ _ENV = {
 _saved = {name: os.environ.get(name) for name in _ENV}
 os.environ.update(_ENV)
 try:
-    from streams import agents, topics
+    from streams import agents, outputs
     from streams.app import app
     from streams.tables import TABLES
 finally:
@@ -92,10 +92,10 @@ class OutputTails:
 def output_tails(monkeypatch: pytest.MonkeyPatch) -> Iterator[OutputTails]:
     """No broker in unit tests: the outputs hold what the test says (nothing by default)."""
     tails = OutputTails()
-    monkeypatch.setattr(topics.watermarks, "_read", tails)
-    topics.watermarks.forget(range(64))
+    monkeypatch.setattr(outputs.watermarks, "_read", tails)
+    outputs.watermarks.forget(range(64))
     yield tails
-    topics.watermarks.forget(range(64))
+    outputs.watermarks.forget(range(64))
 
 
 class Recorder:

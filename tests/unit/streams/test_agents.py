@@ -8,7 +8,7 @@ import pytest
 from faust.types import TP
 
 from schemas import headers as h
-from streams import agents, metrics, topics
+from streams import agents, metrics, outputs
 from streams.app import app
 from streams.keys import SERIAL, key_parts, key_prefix, table_key
 from streams.tables import asset_counts, assignment_rows, last_tests, tenant_urls, user_status
@@ -197,7 +197,7 @@ async def test_a_replay_its_topic_does_not_hold_is_forwarded_again_but_applied_o
 async def restart(partition: int) -> None:
     """What a worker sees after a crash: the partition assigned again."""
     tp = TP(raw_notifications_topic.get_topic_name(), partition)
-    await agents.read_assigned(app, {tp}, signal=app.on_partitions_assigned)
+    await outputs.read_assigned(app, {tp}, signal=app.on_partitions_assigned)
 
 
 async def test_a_replay_its_topic_already_holds_is_applied_once_and_not_forwarded(
@@ -227,11 +227,11 @@ async def test_marks_are_read_at_assignment_and_forgotten_at_revocation(
 ) -> None:
     raw = raw_notifications_topic.get_topic_name()
     assigned = {TP(raw, 2), TP(raw, 5), TP("switchboard-asset_counts-changelog", 2)}
-    await agents.read_assigned(app, assigned, signal=app.on_partitions_assigned)
+    await outputs.read_assigned(app, assigned, signal=app.on_partitions_assigned)
     assert output_tails.reads == [[2, 5]]
     await send(example_bytes("apple_test_notification"), partition=2)
     assert output_tails.reads == [[2, 5]]  # known: the event does not wait for a read
-    agents.forget_revoked(app, {TP(raw, 2)}, signal=app.on_partitions_revoked)
+    outputs.forget_revoked(app, {TP(raw, 2)}, signal=app.on_partitions_revoked)
     await send(example_bytes("apple_asset_count"), partition=2)
     assert output_tails.reads == [[2, 5], [2]]
 
@@ -243,12 +243,12 @@ async def test_a_slow_read_at_assignment_is_left_to_the_first_event(
         await asyncio.sleep(10)
         return {}
 
-    monkeypatch.setattr(agents, "MARKS_AT_ASSIGNMENT_S", 0.05)
+    monkeypatch.setattr(outputs, "MARKS_AT_ASSIGNMENT_S", 0.05)
     with monkeypatch.context() as patched:
-        patched.setattr(topics.watermarks, "_read", slow)
+        patched.setattr(outputs.watermarks, "_read", slow)
         raw = raw_notifications_topic.get_topic_name()
-        await agents.read_assigned(app, {TP(raw, 1)}, signal=app.on_partitions_assigned)
-    assert 1 not in topics.watermarks
+        await outputs.read_assigned(app, {TP(raw, 1)}, signal=app.on_partitions_assigned)
+    assert 1 not in outputs.watermarks
     output_tails.marks[1] = {"notifications.test": 3}
     await send(example_bytes("apple_test_notification"), partition=1, offset=3)
     assert output_tails.reads == [[1]] and produced.routed == []

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from schemas import headers as h
-from streams import topics
+from streams import outputs
 from streams.app import settings
 from streams.tables import asset_counts, seen_notifications
 from tests.examples import example
@@ -26,7 +26,7 @@ LIMIT = 64 * 1024
 def small_topics(monkeypatch: pytest.MonkeyPatch) -> None:
     """Output topics that take records of LIMIT bytes at most."""
     monkeypatch.setattr(
-        topics, "settings", settings.model_copy(update={"kafka_max_message_bytes": LIMIT})
+        outputs, "settings", settings.model_copy(update={"kafka_max_message_bytes": LIMIT})
     )
 
 

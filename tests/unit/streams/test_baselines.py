@@ -11,8 +11,8 @@ from schemas import headers as h
 from schemas.apple import parse_apple
 from schemas.baseline import parse_baseline
 from streams import metrics, views
-from streams.app import app
-from streams.keys import table_key
+from streams.app import app, settings
+from streams.keys import partition_for, table_key
 from streams.records import Notification
 from streams.tables import asset_counts
 from streams.updates import add_count, changes_for, set_baseline, writes_for
@@ -221,20 +221,21 @@ async def asset_counts_view(monkeypatch: pytest.MonkeyPatch) -> tuple[int, Any]:
         headers={"Authorization": "Bearer acme-token"},
         match_info={"uId": ACME_UID},
     )
-    response = await views.AssetCounts(app, app.web).dispatch(request)
+    response = await views.AssetCountsView(app, app.web).dispatch(request)
     return response.status, json.loads(response.body)
 
 
 async def test_the_view_answers_the_baseline_plus_later_deltas_and_when_it_was_taken(
     send: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    await send(delta_body(-12, "n1"))
+    org = partition_for(ACME_UID, settings.partitions)  # the view reads its own partition
+    await send(delta_body(-12, "n1"), partition=org)
     assert await asset_counts_view(monkeypatch) == (
         200,
         [{"adamId": "408709785", "pricingParam": "STDQ", "count": -12, "baseline": None}],
     )
-    await send(baseline_body(100), headers=baseline_headers(AT))
-    await send(delta_body(5, "n2"))
+    await send(baseline_body(100), headers=baseline_headers(AT), partition=org)
+    await send(delta_body(5, "n2"), partition=org)
     assert await asset_counts_view(monkeypatch) == (
         200,
         [

@@ -1,16 +1,12 @@
-"""streams.consumer: the hand-over without wait_first's tasks, and canaries on the
-faust-streaming internals it relies on (they fail loudly when an upgrade changes them)."""
+"""streams.consumer: the hand-over without wait_first's tasks (the canaries on the
+faust-streaming internals it relies on are in test_faustfence.py)."""
 
 import asyncio
 import inspect
-import re
 from collections.abc import Iterator
 
 import pytest
-from faust import streams as faust_streams
 from faust.assignor import PartitionAssignor
-from faust.tables.recovery import Recovery
-from faust.transport import consumer as faust_consumer
 from faust.types import TP, Message
 from faust.types.tuples import ConsumerMessage
 from mode.utils.queues import FlowControlEvent
@@ -18,35 +14,6 @@ from mode.utils.queues import FlowControlEvent
 from streams import agents, topics
 from streams.app import app
 from streams.consumer import DELIVERED, SteppingConsumer, stepping
-
-
-def _code(source: str) -> str:
-    return "\n".join(line.split("#", 1)[0] for line in source.splitlines())
-
-
-def test_canary_the_fetch_loop_hands_each_message_to_wait_first_through_self_callback() -> None:
-    loop_source = _code(inspect.getsource(faust_consumer.Consumer._drain_messages))
-    assert "callback = self.callback" in loop_source, (
-        "faust-streaming's Consumer._drain_messages no longer reads self.callback: "
-        "streams.consumer.SteppingConsumer's hand-over is not used; review streams/consumer.py"
-    )
-    handed = re.search(r"await self\.wait_first\(\s*callback\(message\),", loop_source)
-    assert handed, (
-        "faust-streaming's Consumer._drain_messages no longer calls "
-        "self.wait_first(callback(message), ...): review streams/consumer.py"
-    )
-
-
-def test_canary_nothing_else_on_the_consumer_calls_wait_first() -> None:
-    module = _code(inspect.getsource(faust_consumer))
-    assert module.count("wait_first(") == 1, (
-        "faust-streaming's consumer module calls wait_first in more places now: "
-        "check that none passes SteppingConsumer's DELIVERED (streams/consumer.py)"
-    )
-
-
-def test_the_worker_app_builds_the_stepping_consumer() -> None:
-    assert isinstance(app.consumer, SteppingConsumer)
 
 
 async def test_a_hand_over_that_does_not_wait_is_delivered_at_once() -> None:
@@ -269,31 +236,4 @@ def test_the_worker_delivers_raw_notifications_directly() -> None:
         agents.prepare,
         agents.process_message,
         agents.ship_due,
-    )
-
-
-def test_canary_what_direct_delivery_reads_of_faust() -> None:
-    """Each internal streams.consumer._deliver uses, as faust-streaming 0.15 has it."""
-    assert "generation_id" in inspect.signature(ConsumerMessage.__init__).parameters
-    assert isinstance(app.consumer_generation_id, int)
-    assert callable(app.flow_control.is_active) and callable(app.flow_control.acquire)
-    assert "self._active_tps" in inspect.getsource(PartitionAssignor.is_active)
-    assert isinstance(app.monitor.stream_inbound_time, dict), (
-        "faust's Monitor.stream_inbound_time is gone: Faust's idle-stream check would "
-        "warn about directly delivered partitions; review streams/consumer.py"
-    )
-    recovery_source = _code(inspect.getsource(Recovery.on_recovery_completed))
-    assert "consumer.perform_seek()" in recovery_source, (
-        "faust-streaming's recovery no longer seeks through Consumer.perform_seek: "
-        "direct delivery would process nothing after a rebalance; review streams/consumer.py"
-    )
-    ack_source = _code(inspect.getsource(faust_consumer.Consumer.ack))
-    assert "acked_for_tp.append(offset)" in ack_source, (
-        "faust-streaming's Consumer.ack no longer records the offset for the commit: "
-        "directly delivered messages would never be committed; review streams/consumer.py"
-    )
-    stream_source = _code(inspect.getsource(faust_streams.Stream._py_aiter))
-    assert "message.generation_id != self.app.consumer_generation_id" in stream_source, (
-        "faust-streaming's stream no longer skips messages of an earlier generation: "
-        "check what streams.consumer._deliver should do with them"
     )

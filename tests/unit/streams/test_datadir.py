@@ -5,29 +5,26 @@ are given, as the broker would answer them.
 """
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 import rocksdict
-from faust.stores.rocksdb import Store
 
 from streams import datadir
-from streams.app import app
 from streams.config import WorkerSettings
 from streams.datadir import Applied
-from streams.tables import asset_counts
+from streams.faustfence import OFFSET_KEY, partition_path
 
 
 def write_offset(tables: Path, table: str, partition: int, offset: int | None) -> None:
     """A table partition as Faust's RocksDB store leaves it: rows and a persisted offset."""
     tables.mkdir(parents=True, exist_ok=True)
     db = rocksdict.Rdict(
-        str(datadir.partition_path(tables, table, partition)),
+        str(partition_path(tables, table, partition)),
         options=rocksdict.Options(raw_mode=True),
     )
     db[b"row"] = b"{}"
     if offset is not None:
-        db[Store.offset_key] = str(offset).encode()
+        db[OFFSET_KEY] = str(offset).encode()
     db.close()
 
 
@@ -36,13 +33,6 @@ def test_the_data_directory_is_created_with_its_parents(tmp_path: Path) -> None:
     datadir.create(settings)
     datadir.create(settings)  # and again: it exists now
     assert settings.data_dir.is_dir()
-
-
-def test_faust_names_a_partition_database_as_we_read_it(tmp_path: Path) -> None:
-    """Canary: the layout datadir reads is the one faust.stores.rocksdb.Store writes."""
-    store: Any = Store("rocksdb://", app, asset_counts)
-    assert store.partition_path(3) == datadir.partition_path(app.conf.tabledir, "asset_counts", 3)
-    assert Store.offset_key == b"__faust\0offset__"
 
 
 def test_persisted_offsets_are_read_from_the_files(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from streams.dedupe import (
     judge,
     sighting_key,
 )
-from streams.records import Incoming, Notification
+from streams.records import Notification, SourceRecord
 from streams.tables import seen_notifications
 from tests.unit.streams.conftest import ACME_UID, Recorder, example_bytes
 
@@ -56,22 +56,22 @@ def notification(nid: str = "n-1") -> Notification:
     return Notification("apple", ACME_UID, nid, env.notificationType, env)
 
 
-def incoming(offset: int, at: int, body: bytes = b"x", partition: int = 0) -> Incoming:
+def record(offset: int, at: int, body: bytes = b"x", partition: int = 0) -> SourceRecord:
     sha = hashlib.sha256(body).hexdigest()
-    return Incoming(ACME_UID.encode(), body, (), "raw", partition, offset, at, sha)
+    return SourceRecord(ACME_UID.encode(), body, (), "raw", partition, offset, at, sha)
 
 
 def test_deduper_remembers_and_finds_repeats_across_a_bucket_boundary(produced: Recorder) -> None:
     deduper = Deduper(seen_notifications, window_s=3600)
     boundary = (T0 // HOUR_MS + 1) * HOUR_MS
-    first = incoming(0, boundary - 1000)
+    first = record(0, boundary - 1000)
     assert deduper.check(notification(), first)[0] is Verdict.NEW
     deduper.remember(notification(), first)
     assert deduper.check(notification(), first)[0] is Verdict.REPLAY
-    verdict, found = deduper.check(notification(), incoming(5, boundary + 1000))
+    verdict, found = deduper.check(notification(), record(5, boundary + 1000))
     assert verdict is Verdict.DUPLICATE and found == Sighting.of(first)
-    assert deduper.check(notification(), incoming(6, boundary + 2000, b"y"))[0] is Verdict.CONFLICT
-    assert deduper.check(notification("n-2"), incoming(7, boundary))[0] is Verdict.NEW
+    assert deduper.check(notification(), record(6, boundary + 2000, b"y"))[0] is Verdict.CONFLICT
+    assert deduper.check(notification("n-2"), record(7, boundary))[0] is Verdict.NEW
     changelog = produced.to("switchboard-seen_notifications-changelog")
     assert [r.partition for r in changelog] == [0]
 
@@ -81,9 +81,9 @@ def test_expiry_deletes_old_sightings_of_its_partition_only_a_few_per_event(
 ) -> None:
     deduper = Deduper(seen_notifications, window_s=3600, expire_per_event=4)
     for i in range(6):
-        deduper.remember(notification(f"old-{i}"), incoming(i, T0))
-    deduper.remember(notification("other-partition"), incoming(1, T0, partition=1))
-    deduper.remember(notification("recent"), incoming(9, T0 + HOUR_MS))
+        deduper.remember(notification(f"old-{i}"), record(i, T0))
+    deduper.remember(notification("other-partition"), record(1, T0, partition=1))
+    deduper.remember(notification("recent"), record(9, T0 + HOUR_MS))
     later = T0 + 2 * HOUR_MS
     assert deduper.expire(0, T0 + HOUR_MS) == 0  # nothing two buckets old yet
     assert deduper.expire(0, later) == 4

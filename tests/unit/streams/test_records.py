@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from streams.errors import InvalidBodyError, KeyMismatchError, UnknownSourceError
-from streams.records import Incoming, decode, identify, incoming
+from streams.records import SourceRecord, decode, identify, source_record
 from tests.unit.streams.conftest import ACME_TENANT_ID, ACME_UID, example_bytes
 
 
@@ -26,14 +26,14 @@ def message(value: bytes, headers: Any, key: bytes | None = ACME_UID.encode()) -
 
 def record(
     value: bytes, source: str | None = "apple", key: bytes | None = ACME_UID.encode()
-) -> Incoming:
+) -> SourceRecord:
     headers = [("source", source.encode())] if source is not None else []
-    return incoming(message(value, [*headers, ("received-at", b"1700000000123")], key))
+    return source_record(message(value, [*headers, ("received-at", b"1700000000123")], key))
 
 
 def test_incoming_keeps_bytes_position_and_computes_the_sha256() -> None:
     body = example_bytes("apple_asset_count")
-    got = incoming(
+    got = source_record(
         message(
             body,
             [
@@ -55,7 +55,7 @@ def test_received_at_falls_back_to_the_record_time(received: bytes | None) -> No
     headers = (
         {"source": b"apple"} if received is None else {"source": b"apple", "received-at": received}
     )
-    got = incoming(message(b"{}", headers))
+    got = source_record(message(b"{}", headers))
     assert got.received_at_ms == 1_700_000_000_500
     assert dict(got.headers)["source"] == b"apple"
 

@@ -13,7 +13,7 @@ from streams import agents
 from streams.dedupe import Sighting, Verdict
 from streams.errors import CannotApplyError, RecordError, RedriveRefusedError
 from streams.keys import SERIAL, assignment_key, table_key
-from streams.records import Incoming, Notification
+from streams.records import Notification, SourceRecord
 from streams.redrive import Marker, Origin, judge_redrive, origin_of
 from streams.tables import asset_counts, assignment_rows, user_status
 from streams.topics import raw_notifications_topic
@@ -156,15 +156,15 @@ async def test_a_redrive_in_another_partition_than_its_original_is_refused(
     assert ASSET not in asset_counts.data.data  # type: ignore[attr-defined]
 
 
-def incoming(headers: list[tuple[str, bytes]], partition: int = 0, offset: int = 20) -> Incoming:
-    return Incoming(None, b"{}", tuple(headers), raw_topic(), partition, offset, AT + 5, "sha")
+def record(headers: list[tuple[str, bytes]], partition: int = 0, offset: int = 20) -> SourceRecord:
+    return SourceRecord(None, b"{}", tuple(headers), raw_topic(), partition, offset, AT + 5, "sha")
 
 
 def test_origin_of_reads_the_redrive_headers() -> None:
-    assert origin_of(incoming(gateway_headers("apple", AT))) is None
-    assert origin_of(incoming(redrive_headers(10, at=AT))) == Origin(0, 10, AT)
+    assert origin_of(record(gateway_headers("apple", AT))) is None
+    assert origin_of(record(redrive_headers(10, at=AT))) == Origin(0, 10, AT)
     no_time = [(k, v) for k, v in redrive_headers(10) if k != h.REDRIVE_RECEIVED_AT]
-    assert origin_of(incoming(no_time)) == Origin(0, 10, AT + 5)  # the redrive's own
+    assert origin_of(record(no_time)) == Origin(0, 10, AT + 5)  # the redrive's own
 
 
 @pytest.mark.parametrize(
@@ -182,7 +182,7 @@ def test_origin_of_refuses_a_position_that_cannot_order_the_redrive(
 ) -> None:
     headers = [(h.REDRIVE_SOURCE, source.replace("raw-notifications", raw_topic()).encode())]
     with pytest.raises(RedriveRefusedError, match=says.replace("?", r"\?")):
-        origin_of(incoming(headers, partition, offset))
+        origin_of(record(headers, partition, offset))
 
 
 ORIGIN = Origin(0, 10, AT)

@@ -78,7 +78,7 @@ async def test_without_a_valid_bearer_token_401(headers: Any, owner: list[str]) 
     request = make_mocked_request(
         "GET", "/v1/orgs/x/asset-counts", headers=headers, match_info={"uId": ACME_UID}
     )
-    response = await views.AssetCounts(app, app.web).dispatch(request)
+    response = await views.AssetCountsView(app, app.web).dispatch(request)
     assert response.status == 401
     assert response.headers["WWW-Authenticate"] == 'Bearer realm="switchboard"'
     assert owner == []  # refused before being forwarded
@@ -107,7 +107,7 @@ async def test_a_token_that_is_not_utf8_is_401_not_500(token: bytes, owner: list
     )
     request = parsed(raw, uId=ACME_UID)
     assert not request.headers["Authorization"].isascii()  # lone surrogates, not bytes
-    response = await views.AssetCounts(app, app.web).dispatch(request)
+    response = await views.AssetCountsView(app, app.web).dispatch(request)
     assert response.status == 401
     assert response.headers["WWW-Authenticate"] == 'Bearer realm="switchboard"'
     assert owner == []
@@ -115,16 +115,16 @@ async def test_a_token_that_is_not_utf8_is_401_not_500(token: bytes, owner: list
 
 async def test_another_tenants_organization_is_403() -> None:
     counts(GLOBEX_UID)
-    status, body = await call(views.AssetCounts, "/", uId=GLOBEX_UID)
+    status, body = await call(views.AssetCountsView, "/", uId=GLOBEX_UID)
     assert status == 403 and "error" in body
-    status, _ = await call(views.Tenant, "/", tenantId="999")
+    status, _ = await call(views.TenantView, "/", tenantId="999")
     assert status == 403
 
 
 async def test_asset_counts_of_an_organization(owner: list[str]) -> None:
     counts()
     counts("1000")  # another organization of the same tenant
-    status, body = await call(views.AssetCounts, "/", uId=ACME_UID)
+    status, body = await call(views.AssetCountsView, "/", uId=ACME_UID)
     assert status == 200
     assert sorted(body, key=lambda row: row["adamId"]) == [
         {"adamId": "329103948", "pricingParam": "STDQ", "count": 5, "baseline": None},
@@ -135,15 +135,15 @@ async def test_asset_counts_of_an_organization(owner: list[str]) -> None:
 
 async def test_unknown_keys_are_404() -> None:
     for view, match in (
-        (views.AssetCounts, {"uId": ACME_UID}),
-        (views.User, {"uId": ACME_UID, "clientUserId": "nobody"}),
-        (views.Users, {"uId": ACME_UID}),
-        (views.LastTest, {"uId": ACME_UID}),
-        (views.Tenant, {"tenantId": ACME_TENANT_ID}),
+        (views.AssetCountsView, {"uId": ACME_UID}),
+        (views.UserView, {"uId": ACME_UID, "clientUserId": "nobody"}),
+        (views.UsersView, {"uId": ACME_UID}),
+        (views.LastTestView, {"uId": ACME_UID}),
+        (views.TenantView, {"tenantId": ACME_TENANT_ID}),
     ):
         status, body = await call(view, "/", **match)
         assert (status, sorted(body)) == (404, ["error"])
-    status, _ = await call(views.Assignments, "/?adamId=1&pricingParam=STDQ", uId=ACME_UID)
+    status, _ = await call(views.AssignmentsView, "/?adamId=1&pricingParam=STDQ", uId=ACME_UID)
     assert status == 404
 
 
@@ -155,7 +155,7 @@ def assign(kind: str, *holders: str, assigned: bool = True, adam: str = "4087097
 
 async def assignments_of(query: str = "") -> tuple[int, Any]:
     return await call(
-        views.Assignments, f"/?adamId=408709785&pricingParam=STDQ{query}", uId=ACME_UID
+        views.AssignmentsView, f"/?adamId=408709785&pricingParam=STDQ{query}", uId=ACME_UID
     )
 
 
@@ -175,7 +175,7 @@ async def test_assignments_of_an_asset() -> None:
         "lastError": None,
         "next": None,
     }
-    status, _ = await call(views.Assignments, "/?adamId=408709785", uId=ACME_UID)
+    status, _ = await call(views.AssignmentsView, "/?adamId=408709785", uId=ACME_UID)
     assert status == 400
 
 
@@ -259,25 +259,25 @@ def users(n: int) -> None:
 
 async def test_one_user() -> None:
     users(3)
-    status, body = await call(views.User, "/", uId=ACME_UID, clientUserId="client-001")
+    status, body = await call(views.UserView, "/", uId=ACME_UID, clientUserId="client-001")
     assert status == 200 and body["status"] == "Associated" and "offset" not in body
 
 
 async def test_users_filtered_by_status_and_paginated() -> None:
     users(7)
-    status, page = await call(views.Users, "/?status=Associated&limit=2", uId=ACME_UID)
+    status, page = await call(views.UsersView, "/?status=Associated&limit=2", uId=ACME_UID)
     assert status == 200
     assert [u["clientUserId"] for u in page["users"]] == ["client-001", "client-003"]
     status, rest = await call(
-        views.Users, f"/?status=Associated&limit=2&after={page['next']}", uId=ACME_UID
+        views.UsersView, f"/?status=Associated&limit=2&after={page['next']}", uId=ACME_UID
     )
     assert [u["clientUserId"] for u in rest["users"]] == ["client-005"]
     assert rest["next"] is None
-    status, everyone = await call(views.Users, "/", uId=ACME_UID)
+    status, everyone = await call(views.UsersView, "/", uId=ACME_UID)
     assert len(everyone["users"]) == 7
-    status, none = await call(views.Users, "/?status=Retired", uId=ACME_UID)
+    status, none = await call(views.UsersView, "/?status=Retired", uId=ACME_UID)
     assert (status, none) == (200, {"users": [], "next": None})
-    status, _ = await call(views.Users, "/?limit=many", uId=ACME_UID)
+    status, _ = await call(views.UsersView, "/?limit=many", uId=ACME_UID)
     assert status == 400
 
 
@@ -300,18 +300,18 @@ async def test_last_test_and_tenant() -> None:
             "updatedAt": 6,
         },
     )
-    assert await call(views.LastTest, "/", uId=ACME_UID) == (
+    assert await call(views.LastTestView, "/", uId=ACME_UID) == (
         200,
         {"uId": ACME_UID, "notificationId": "n", "receivedAt": 5},
     )
-    status, body = await call(views.Tenant, "/", tenantId=ACME_TENANT_ID)
+    status, body = await call(views.TenantView, "/", tenantId=ACME_TENANT_ID)
     assert status == 200 and body["tenantRestUrl"] == "https://x"
 
 
 async def test_not_ready_is_503(monkeypatch: pytest.MonkeyPatch) -> None:
     counts()
     monkeypatch.setattr(views, "is_ready", lambda: False)
-    status, _ = await call(views.AssetCounts, "/", uId=ACME_UID)
+    status, _ = await call(views.AssetCountsView, "/", uId=ACME_UID)
     assert status == 503
 
 
@@ -322,7 +322,7 @@ async def test_a_key_owned_elsewhere_is_answered_by_its_owner(
         return web.json({"from": "owner", "table": table, "key": key})
 
     monkeypatch.setattr(app.router, "route_req", forward)
-    assert await call(views.LastTest, "/", uId=ACME_UID) == (
+    assert await call(views.LastTestView, "/", uId=ACME_UID) == (
         200,
         {"from": "owner", "table": "last_tests", "key": ACME_UID},
     )

@@ -34,10 +34,10 @@ def test_every_org_covers_both_key_forms_and_the_probe() -> None:
 
 
 def test_phase_adds_up_its_segments() -> None:
-    first = loadgen.Phase(100, 10, offered=1000, sent=990, busy=10, lost=2, last_answer=11.0)
+    first = loadgen.Segment(100, 10, offered=1000, sent=990, busy=10, lost=2, last_answer=11.0)
     first.statuses.update({202: 980, 503: 5})  # and 3 never answered
     first.latencies = [0.01] * 980
-    second = loadgen.Phase(100, 10, offered=1000, sent=1000, start=40.0, last_answer=49.0)
+    second = loadgen.Segment(100, 10, offered=1000, sent=1000, start=40.0, last_answer=49.0)
     second.statuses.update({202: 1000})
     second.latencies = [0.02] * 1000
     phase = Phase(100, [first, second])

@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 from switchboard.bench import percentile
-from switchboard.loadgen import Phase, Pool, offer, render_post
+from switchboard.loadgen import Pool, Segment, offer, render_post
 
 
 @dataclass
@@ -58,7 +58,7 @@ def post(path: str = "/v1/notifications") -> bytes:
 
 
 async def run(server: Server, requests: list[bytes], rate: float, seconds: float,
-              limit: int = 64, preopen: int = 0) -> Phase:  # fmt: skip
+              limit: int = 64, preopen: int = 0) -> Segment:  # fmt: skip
     pool = Pool("127.0.0.1", server.port, limit)
     try:
         await pool.open(preopen)
@@ -77,31 +77,31 @@ def test_render_post_is_a_complete_request() -> None:
 
 async def test_requests_leave_on_schedule_not_all_at_once() -> None:
     async with http_server() as server:
-        phase = await run(server, [post()], rate=200, seconds=1.5)
-    assert phase.offered == 300
-    assert phase.sent == 300 and len(server.arrivals) == 300
-    assert phase.busy == phase.lost == phase.unanswered == 0
+        segment = await run(server, [post()], rate=200, seconds=1.5)
+    assert segment.offered == 300
+    assert segment.sent == 300 and len(server.arrivals) == 300
+    assert segment.busy == segment.lost == segment.unanswered == 0
     spread = server.arrivals[-1] - server.arrivals[0]
     assert 1.3 < spread < 1.8, spread
     first_half = sum(t < server.arrivals[0] + 0.75 for t in server.arrivals)
     assert 120 <= first_half <= 180, first_half
-    assert 170 < phase.sent_per_s < 230, phase.sent_per_s
-    assert phase.lag_s < 0.25, phase.lag_s
+    assert 170 < segment.sent_per_s < 230, segment.sent_per_s
+    assert segment.lag_s < 0.25, segment.lag_s
 
 
 async def test_statuses_are_counted_and_only_2xx_timed() -> None:
     paths = ["/v1/notifications", "/status/401", "/status/422", "/status/503", "/status/200"]
     async with http_server() as server:
-        phase = await run(server, [post(p) for p in paths], rate=100, seconds=1)
-    assert phase.statuses == {202: 20, 401: 20, 422: 20, 503: 20, 200: 20}
-    assert phase.accepted == len(phase.latencies) == 40
+        segment = await run(server, [post(p) for p in paths], rate=100, seconds=1)
+    assert segment.statuses == {202: 20, 401: 20, 422: 20, 503: 20, 200: 20}
+    assert segment.accepted == len(segment.latencies) == 40
 
 
 async def test_latency_runs_from_the_scheduled_time() -> None:
     async with http_server(delay=0.2) as server:
-        phase = await run(server, [post()], rate=50, seconds=1)
-    assert phase.accepted == 50
-    assert 0.2 <= percentile(phase.latencies, 50) < 0.3, phase.latencies
+        segment = await run(server, [post()], rate=50, seconds=1)
+    assert segment.accepted == 50
+    assert 0.2 <= percentile(segment.latencies, 50) < 0.3, segment.latencies
 
 
 async def test_a_stalled_generator_shows_as_latency() -> None:
@@ -111,28 +111,28 @@ async def test_a_stalled_generator_shows_as_latency() -> None:
 
     async with http_server() as server:
         stalled = asyncio.create_task(stall())
-        phase = await run(server, [post()], rate=100, seconds=1, preopen=8)
+        segment = await run(server, [post()], rate=100, seconds=1, preopen=8)
         await stalled
-    assert phase.accepted == 100
-    assert max(phase.latencies) >= 0.35, max(phase.latencies)
-    assert phase.lag_s >= 0.35, phase.lag_s
-    assert percentile(phase.latencies, 50) < 0.1  # the others were on time
+    assert segment.accepted == 100
+    assert max(segment.latencies) >= 0.35, max(segment.latencies)
+    assert segment.lag_s >= 0.35, segment.lag_s
+    assert percentile(segment.latencies, 50) < 0.1  # the others were on time
 
 
 async def test_requests_find_every_connection_busy_are_counted_not_queued() -> None:
     async with http_server(delay=0.5) as server:
-        phase = await run(server, [post()], rate=20, seconds=1, limit=2, preopen=2)
-    assert phase.offered == 20
-    assert phase.sent + phase.busy == 20
-    assert 2 <= phase.sent <= 6 and phase.busy >= 14, (phase.sent, phase.busy)
-    assert len(server.arrivals) == phase.sent == phase.statuses[202]
+        segment = await run(server, [post()], rate=20, seconds=1, limit=2, preopen=2)
+    assert segment.offered == 20
+    assert segment.sent + segment.busy == 20
+    assert 2 <= segment.sent <= 6 and segment.busy >= 14, (segment.sent, segment.busy)
+    assert len(server.arrivals) == segment.sent == segment.statuses[202]
 
 
 async def test_hang_ups_and_refused_connections_count_as_lost() -> None:
     async with http_server() as server:
-        phase = await run(server, [post("/status/0"), post()], rate=40, seconds=0.5)
-    assert phase.lost == 10 and phase.statuses == {202: 10}
+        segment = await run(server, [post("/status/0"), post()], rate=40, seconds=0.5)
+    assert segment.lost == 10 and segment.statuses == {202: 10}
     async with http_server() as server:
         port = server.port
-    phase = await run(Server(port), [post()], rate=20, seconds=0.5)
-    assert phase.lost == 10 and phase.sent == 0 and phase.unanswered == 0
+    segment = await run(Server(port), [post()], rate=20, seconds=0.5)
+    assert segment.lost == 10 and segment.sent == 0 and segment.unanswered == 0

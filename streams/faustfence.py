@@ -1,0 +1,259 @@
+"""Every faust-streaming internal the worker relies on, and nothing else.
+
+Speed and durability need a few names Faust does not document (pyproject pins
+faust-streaming <0.16). They are used here only; the rest of streams/ calls the public
+methods below. tests/unit/streams/test_faustfence.py holds one canary per internal: an
+upgrade that changes one fails there, naming it, instead of somewhere downstream.
+
+    App._new_consumer, _new_producer, _new_web   factories of app.consumer/producer/web
+    App._on_partitions_revoked / _assigned       the rebalance callbacks a consumer gets
+    Consumer._drain_messages                     awaits wait_first(self.callback(message),
+                                                 ...): streams.consumer steps that call
+    Service._stopped, _crashed                   wait_first's own check, for its shortcut
+    Consumer._commit_offsets                     awaits app.producer.flush() before it
+                                                 commits: the at-least-once guarantee
+    Consumer._committed_offset                   the offsets last committed (streams.lag)
+    Producer._settings_extra                     extra AIOKafkaProducer arguments
+    Producer._ensure_producer, _producer         the aiokafka producer, once started
+    Producer.buffer                              Faust's own queue of sends
+    rocksdb.Store._dbs, _db_for_partition        one rocksdict database per partition
+    rocksdb.Store.offset_key, partition_path     the persisted offset, the file layout
+    memory.Store.data                            the memory store's one dict
+
+The table store is chosen once, from the store URL, when the app is built: TableStore
+has a RocksDB and a memory implementation, and code above it never asks which it has.
+"""
+
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
+
+import faust
+import orjson
+import rocksdict
+from aiokafka import AIOKafkaProducer
+from faust.stores import memory, rocksdb
+from faust.transport.drivers.aiokafka import Consumer, Producer
+from faust.types import ConsumerT, Message, ProducerT, TableT
+from faust.web import Web
+
+Value = dict[str, Any]
+Table = TableT[Any, Any]
+OFFSET_KEY: bytes = rocksdb.Store.offset_key  # the persisted offset, next to the rows
+
+
+class FencedConsumer(Consumer):
+    """Faust's aiokafka consumer whose fetch loop hands messages over through
+    `hand_over(callback)` (the identity here)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.callback = self.hand_over(self.callback)
+
+    def hand_over(
+        self, callback: Callable[[Message], Awaitable[None]]
+    ) -> Callable[[Message], Awaitable[Any]]:
+        return callback
+
+    def stopped_or_crashed(self) -> bool:
+        """What Service.wait_first checks before it answers."""
+        return self._stopped.is_set() or self._crashed.is_set()
+
+
+def committed_offset(consumer: Any, tp: Any) -> int | None:
+    """The offset Faust last committed for `tp` (set from the group at assignment)."""
+    offset: int | None = consumer._committed_offset.get(tp)
+    return offset
+
+
+class FencedProducer(Producer):
+    """Faust's aiokafka Producer, with its aiokafka client and its buffer reachable."""
+
+    client_settings: ClassVar[Mapping[str, Any]] = {}  # more AIOKafkaProducer arguments
+
+    def _settings_extra(self) -> Mapping[str, Any]:
+        return {**super()._settings_extra(), **self.client_settings}
+
+    @property
+    def has_client(self) -> bool:
+        """Whether the aiokafka producer exists (the service started it)."""
+        return self._producer is not None
+
+    def aiokafka_producer(self) -> AIOKafkaProducer:
+        """The aiokafka producer; NotReady before the producer started."""
+        return self._ensure_producer()
+
+    async def drain_buffer(self) -> None:
+        """Until Faust's own buffer is empty: its flush gives up after 0.1 s without a send."""
+        while self.buffer.size:
+            await self.buffer.flush()
+
+
+class FencedApp(faust.App):
+    """faust.App building its consumer, producer and web driver from these classes."""
+
+    consumer_class: ClassVar[type["FencedConsumer"]] = FencedConsumer
+    producer_class: ClassVar[type["FencedProducer"]] = FencedProducer
+    web_class: ClassVar[type[Web]]
+
+    def __init__(self, *args: Any, store: str = "memory://", **kwargs: Any) -> None:
+        super().__init__(*args, store=store, **kwargs)  # Faust's default store, memory://
+        self.table_store = table_store_for(store)
+
+    def _new_consumer(self) -> ConsumerT:
+        # Faust's own factory (App._new_consumer, Transport.create_consumer), our class.
+        return self.consumer_class(
+            self.transport,
+            callback=self.topics.on_message,
+            on_partitions_revoked=self._on_partitions_revoked,
+            on_partitions_assigned=self._on_partitions_assigned,
+            beacon=self.beacon,
+            loop=self.transport.loop,
+        )
+
+    def _new_producer(self) -> ProducerT:
+        return self.producer_class(self.transport, loop=self.loop, beacon=self.beacon)
+
+    def _new_web(self) -> Web:
+        return self.web_class(self)
+
+
+def partition_path(tables: Path, table: str, partition: int) -> Path:
+    """Where Faust's RocksDB store keeps one table partition (Store.partition_path)."""
+    return tables / f"{table}-{partition}.db"
+
+
+class TableStore(Protocol):
+    """One partition of a table read and written directly (see streams.store)."""
+
+    def get(self, table: Table, partition: int, key: str) -> Value | None: ...
+
+    def put(
+        self, table: Table, partition: int, key: str, value: Value | None, encoded: bytes | None
+    ) -> None: ...
+
+    def scan(
+        self, table: Table, partition: int, prefix: str, after: str | None
+    ) -> Iterator[tuple[str, Value]]: ...
+
+    def estimated_size(self, table: Table) -> int: ...
+
+
+def table_store_for(url: str) -> TableStore:
+    """The implementation for Faust's `store` setting (streams.config allows these two)."""
+    if url.startswith("rocksdb:"):
+        return RocksDBTables()
+    if url.startswith("memory:"):
+        return MemoryTables()
+    raise ValueError(f"no direct table access for the store {url!r}")
+
+
+_NO_WAL = rocksdict.WriteOptions()
+_NO_WAL.disable_wal = True  # type: ignore[assignment,method-assign]  # a property, not a method
+
+
+class RocksDBTables:
+    """The partition's own rocksdict database, raw keys, JSON values (Faust's encoding)."""
+
+    def get(self, table: Table, partition: int, key: str) -> Value | None:
+        db = _rocksdb(table)._dbs.get(partition)  # never open (create) a partition we do not hold
+        raw = db.get(key.encode()) if db is not None else None
+        return orjson.loads(raw) if raw is not None else None
+
+    def put(
+        self, table: Table, partition: int, key: str, value: Value | None, encoded: bytes | None
+    ) -> None:
+        db = self._writable(table, partition)
+        if encoded is None:
+            db.delete(key.encode())
+        else:
+            db.put(key.encode(), encoded)
+
+    def scan(
+        self, table: Table, partition: int, prefix: str, after: str | None
+    ) -> Iterator[tuple[str, Value]]:
+        db = _rocksdb(table)._dbs.get(partition)
+        if db is None:
+            return
+        want = prefix.encode()
+        iterator = db.iter()
+        iterator.seek(max(want, after.encode() + b"\x00") if after is not None else want)
+        while iterator.valid():
+            key = iterator.key()
+            if not key.startswith(want):
+                return
+            if key != OFFSET_KEY:
+                yield key.decode(), orjson.loads(iterator.value())
+            iterator.next()
+
+    def estimated_size(self, table: Table) -> int:
+        """RocksDB's estimate (cheap, not exact), less each partition's offset key."""
+        return sum(
+            max(int(db.property_int_value("rocksdb.estimate-num-keys") or 0) - 1, 0)
+            for db in _rocksdb(table)._dbs.values()
+        )
+
+    def _writable(self, table: Table, partition: int) -> Any:
+        """The partition's database (assigned: we are processing its event), without WAL.
+
+        The local database is a cache of the changelog: after a crash RocksDB reopens at
+        a consistent earlier point, persisted offset included, and Faust's recovery
+        replays the changelog from there. Kafka Streams runs its RocksDB stores without
+        WAL for the same reason.
+        """
+        db = _rocksdb(table)._db_for_partition(partition)
+        # Set on every write (a fraction of a microsecond), not remembered per database:
+        # a reference kept here would keep a database Faust closes (Store.stop,
+        # revoke_partitions) open, and unflushed, since it has no WAL.
+        db.set_write_options(_NO_WAL)
+        return db
+
+
+class MemoryTables:
+    """Faust's memory store (unit tests): one dict of values for all partitions, keyed
+    by str, and here the partition of each key, so that a partition reads as its own."""
+
+    def __init__(self) -> None:
+        self._partitions: dict[str, dict[str, int]] = {}  # table -> key -> partition
+
+    def get(self, table: Table, partition: int, key: str) -> Value | None:
+        value = _memory(table).get(key)
+        mine = self._partitions.get(table.name, {}).get(key) == partition
+        return value if mine and isinstance(value, dict) else None
+
+    def put(
+        self, table: Table, partition: int, key: str, value: Value | None, encoded: bytes | None
+    ) -> None:
+        partitions = self._partitions.setdefault(table.name, {})
+        if value is None:
+            _memory(table).pop(key, None)
+            partitions.pop(key, None)
+        else:
+            _memory(table)[key] = value
+            partitions[key] = partition
+
+    def scan(
+        self, table: Table, partition: int, prefix: str, after: str | None
+    ) -> Iterator[tuple[str, Value]]:
+        data, partitions = _memory(table), self._partitions.get(table.name, {})
+        keys = sorted(
+            k
+            for k in data
+            if k.startswith(prefix)
+            and (after is None or k > after)
+            and partitions.get(k) == partition
+        )
+        yield from ((k, data[k]) for k in keys if k in data)
+
+    def estimated_size(self, table: Table) -> int:
+        return len(_memory(table))
+
+
+def _rocksdb(table: Table) -> Any:
+    return table.data
+
+
+def _memory(table: Table) -> dict[str, Any]:
+    store = table.data
+    assert isinstance(store, memory.Store), f"not the memory store: {type(store).__name__}"
+    return store.data  # type: ignore[return-value]

@@ -1,0 +1,304 @@
+"""Canaries: one per faust-streaming internal streams.faustfence relies on.
+
+Each says which internal broke and where it is used, so that a faust-streaming upgrade
+fails here, by name, rather than as lost throughput or a commit before a flush.
+"""
+
+import asyncio
+import inspect
+import re
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import faust
+import pytest
+import rocksdict
+from faust import streams as faust_streams
+from faust.assignor import PartitionAssignor
+from faust.exceptions import NotReady
+from faust.stores import memory, rocksdb
+from faust.tables.recovery import Recovery
+from faust.transport import consumer as faust_consumer
+from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.transport.producer import ProducerBuffer
+from faust.types import TP
+from faust.types.tuples import ConsumerMessage
+from mode import Service
+
+from streams import faustfence
+from streams.app import OwnPagesOnly, app
+from streams.consumer import DELIVERED, SteppingConsumer
+from streams.producer import BatchingProducer
+from streams.tables import asset_counts
+
+REVIEW = "review streams/faustfence.py"
+
+
+def _code(function: Any) -> str:
+    """The source of `function` without its comments."""
+    source = inspect.getsource(function)
+    return "\n".join(line.split("#", 1)[0] for line in source.splitlines())
+
+
+def _keywords(function: Any) -> set[str]:
+    return set(re.findall(r"(\w+)=", _code(function)))
+
+
+# App factories
+
+
+def test_canary_faust_builds_the_consumer_producer_and_web_from_the_app_factories() -> None:
+    assert isinstance(app.consumer, SteppingConsumer), f"App._new_consumer unused: {REVIEW}"
+    assert isinstance(app.producer, BatchingProducer), f"App._new_producer unused: {REVIEW}"
+    assert isinstance(app.web, OwnPagesOnly), f"App._new_web unused: {REVIEW}"
+
+
+def test_canary_our_consumer_factory_passes_what_fausts_own_passes() -> None:
+    fausts = _keywords(faust.App._new_consumer)
+    assert fausts == {"callback", "on_partitions_revoked", "on_partitions_assigned", "beacon"}, (
+        f"faust.App._new_consumer now passes {sorted(fausts)}: FencedApp._new_consumer must "
+        f"pass the same ({REVIEW})"
+    )
+    assert _keywords(faustfence.FencedApp._new_consumer) == fausts | {"loop"}
+    assert callable(app._on_partitions_revoked) and callable(app._on_partitions_assigned)
+
+
+@pytest.mark.parametrize(
+    ("ours", "fausts", "overrides"),
+    [
+        (faustfence.FencedApp, faust.App, {"_new_consumer", "_new_producer", "_new_web"}),
+        (faustfence.FencedConsumer, faust_aiokafka.Consumer, set()),
+        (faustfence.FencedProducer, faust_aiokafka.Producer, {"_settings_extra"}),
+        (SteppingConsumer, faust_aiokafka.Consumer, {"wait_first", "perform_seek"}),
+        (BatchingProducer, faust_aiokafka.Producer, {"flush", "_settings_extra"}),
+    ],
+)
+def test_our_subclasses_override_only_the_names_they_mean_to(
+    ours: type, fausts: type, overrides: set[str]
+) -> None:
+    """A name we add that Faust or mode already has (Service.started, say) changes what
+    they do with it: each override must be on purpose."""
+    added = {
+        name
+        for klass in ours.__mro__[: ours.__mro__.index(fausts)]
+        for name in vars(klass)
+        if not (name.startswith("__") and name.endswith("__"))
+    }
+    added -= {"logger", "_abc_impl"}  # set on every subclass by mode and abc
+    assert {name for name in added if hasattr(fausts, name)} == overrides
+
+
+def test_the_table_store_is_chosen_once_from_the_store_url() -> None:
+    assert isinstance(faustfence.table_store_for("rocksdb://"), faustfence.RocksDBTables)
+    assert isinstance(faustfence.table_store_for("memory://"), faustfence.MemoryTables)
+    assert isinstance(app.table_store, faustfence.MemoryTables)  # SWITCHBOARD_STORE=memory://
+    with pytest.raises(ValueError, match="aerospike"):
+        faustfence.table_store_for("aerospike://")
+
+
+# Consumer
+
+
+def test_canary_the_fetch_loop_hands_each_message_to_wait_first_through_self_callback() -> None:
+    loop_source = _code(faust_consumer.Consumer._drain_messages)
+    assert "callback = self.callback" in loop_source, (
+        "faust-streaming's Consumer._drain_messages no longer reads self.callback: "
+        "SteppingConsumer's hand-over (FencedConsumer.hand_over) is not used; "
+        "review streams/consumer.py"
+    )
+    handed = re.search(r"await self\.wait_first\(\s*callback\(message\),", loop_source)
+    assert handed, (
+        "faust-streaming's Consumer._drain_messages no longer calls "
+        "self.wait_first(callback(message), ...): review streams/consumer.py"
+    )
+
+
+def test_canary_nothing_else_on_the_consumer_calls_wait_first() -> None:
+    module = _code(faust_consumer)
+    assert module.count("wait_first(") == 1, (
+        "faust-streaming's consumer module calls wait_first in more places now: "
+        "check that none passes SteppingConsumer's DELIVERED (streams/consumer.py)"
+    )
+
+
+def _consumer() -> SteppingConsumer:
+    """A consumer of the app's transport on the test's event loop, never started."""
+
+    async def nothing(*args: Any) -> None:
+        return None
+
+    return SteppingConsumer(
+        app.transport,
+        callback=nothing,
+        on_partitions_revoked=nothing,
+        on_partitions_assigned=nothing,
+        loop=asyncio.get_running_loop(),
+    )
+
+
+async def test_canary_wait_first_checks_the_services_stopped_and_crashed_events() -> None:
+    consumer = _consumer()
+
+    async def done() -> None:
+        return None
+
+    for event in (None, "_stopped", "_crashed"):
+        if event is not None:
+            getattr(consumer, event).set()
+        fausts = await Service.wait_first(consumer, done())
+        ours = await consumer.wait_first(DELIVERED, consumer.suspend_flow.wait())
+        assert consumer.stopped_or_crashed() is fausts.stopped is ours.stopped, (
+            f"Service.wait_first answers stopped={fausts.stopped} after {event} was set: "
+            f"FencedConsumer.stopped_or_crashed must check what it checks ({REVIEW})"
+        )
+        assert fausts.stopped is (event is not None)
+
+
+async def test_canary_the_producer_is_flushed_before_an_offset_is_committed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """At-least-once: Faust commits a source offset only after producer.flush() returned,
+    so nothing the events below it produced can be lost once it is committed."""
+    consumer = _consumer()
+    tp, steps = TP("raw-notifications", 3), []
+
+    async def flush() -> None:
+        await asyncio.sleep(0)
+        steps.append("flush")
+
+    async def commit(offsets: Any) -> bool:
+        steps.append(f"commit {dict(offsets)}")
+        return True
+
+    monkeypatch.setattr(app.producer, "flush", flush)
+    monkeypatch.setattr(consumer, "assignment", lambda: {tp})
+    monkeypatch.setattr(consumer, "_commit", commit)
+    monkeypatch.setattr(app.tables, "on_commit", lambda offsets: None)
+    assert await consumer._commit_offsets({tp: 42})
+    assert steps == ["flush", f"commit { ({tp: 42}) }"], (
+        f"Consumer._commit_offsets no longer flushes the producer before it commits: "
+        f"BatchingProducer's records could be lost after a commit ({REVIEW}, "
+        f"streams/producer.py)"
+    )
+    assert "_commit_offsets(" in _code(faust_consumer.Consumer._commit_tps), (
+        f"Consumer commits no longer go through _commit_offsets ({REVIEW})"
+    )
+    # What streams.lag reads: the offset just committed.
+    assert faustfence.committed_offset(consumer, tp) == 42, (
+        f"Consumer._committed_offset no longer holds the committed offsets: streams.lag "
+        f"reads it ({REVIEW})"
+    )
+
+
+# Producer
+
+
+async def test_canary_client_settings_reach_the_aiokafka_producer() -> None:
+    made = BatchingProducer(app.transport)
+    client = made._new_producer()  # what Producer.on_start starts; not started here
+    assert client._txn_manager is not None, (
+        f"Producer._settings_extra no longer reaches AIOKafkaProducer: idempotence is off "
+        f"({REVIEW})"
+    )
+
+
+def test_canary_the_aiokafka_producer_is_the_one_on_start_creates() -> None:
+    made = BatchingProducer(app.transport)
+    assert not made.has_client
+    with pytest.raises(NotReady):
+        made.aiokafka_producer()
+    assert "self._producer = self._new_producer()" in _code(faust_aiokafka.Producer.on_start), (
+        f"Producer.on_start no longer keeps the aiokafka producer in _producer ({REVIEW})"
+    )
+    made._producer = fake = object()  # what on_start does
+    assert made.has_client and made.aiokafka_producer() is fake
+
+
+async def test_canary_fausts_own_sends_wait_in_the_producer_buffer() -> None:
+    made = BatchingProducer(app.transport)
+    await made.drain_buffer()  # empty: returns at once
+    made.send_soon(SimpleNamespace())  # type: ignore[arg-type]  # Topic.send, changelogs
+    assert isinstance(made.buffer, ProducerBuffer) and made.buffer.size == 1, (
+        f"Faust's sends no longer wait in Producer.buffer: BatchingProducer.flush would "
+        f"not drain them before a commit ({REVIEW})"
+    )
+
+
+# Table stores
+
+
+@pytest.fixture
+def rocks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Faust's RocksDB store of asset_counts, its files under tmp_path."""
+    monkeypatch.setattr(rocksdb.Store, "path", property(lambda self: tmp_path))
+    store = rocksdb.Store("rocksdb://", app, asset_counts, options=dict(asset_counts.options or {}))
+    return store
+
+
+def test_canary_the_rocksdb_store_keeps_one_database_per_partition(rocks: Any) -> None:
+    assert rocks._dbs == {}, f"rocksdb.Store._dbs changed ({REVIEW})"
+    db = rocks._db_for_partition(3)
+    assert isinstance(db, rocksdict.Rdict), f"rocksdb.Store is not over rocksdict ({REVIEW})"
+    assert rocks._dbs == {3: db}, (
+        f"rocksdb.Store._db_for_partition no longer opens into _dbs: RocksDBTables would "
+        f"not find the partition ({REVIEW})"
+    )
+    assert rocks._db_for_partition(3) is db
+
+
+def test_canary_the_persisted_offset_sits_under_offset_key_among_the_rows(rocks: Any) -> None:
+    rocks.set_persisted_offset(TP("c", 2), 41)
+    assert rocks._dbs[2].get(faustfence.OFFSET_KEY) == b"41", (
+        f"rocksdb.Store no longer keeps its offset under offset_key: scans would return "
+        f"it as a row, streams.datadir would not find it ({REVIEW})"
+    )
+    assert faustfence.OFFSET_KEY == b"__faust\0offset__"
+
+
+def test_canary_faust_names_a_partition_database_as_we_read_it(rocks: Any, tmp_path: Path) -> None:
+    assert rocks.partition_path(3) == faustfence.partition_path(tmp_path, "asset_counts", 3), (
+        f"rocksdb.Store.partition_path changed: streams.datadir reads the wrong files ({REVIEW})"
+    )
+
+
+def test_canary_a_partition_database_can_skip_its_write_ahead_log(rocks: Any) -> None:
+    options: Any = rocksdict.WriteOptions()
+    options.disable_wal = True
+    assert options.disable_wal is True, f"rocksdict.WriteOptions.disable_wal changed ({REVIEW})"
+    rocks._db_for_partition(0).set_write_options(options)
+
+
+def test_canary_the_memory_store_keeps_its_values_in_data() -> None:
+    table: Any = SimpleNamespace(name="t")
+    store: Any = memory.Store("memory://", app, table)
+    assert isinstance(store.data, dict), f"memory.Store.data changed ({REVIEW})"
+    store.data["k"] = {"v": 1}
+    assert store["k"] == {"v": 1}, f"memory.Store no longer reads data ({REVIEW})"
+
+
+def test_canary_what_direct_delivery_reads_of_faust() -> None:
+    """Each internal streams.consumer._deliver uses, as faust-streaming 0.15 has it."""
+    assert "generation_id" in inspect.signature(ConsumerMessage.__init__).parameters
+    assert isinstance(app.consumer_generation_id, int)
+    assert callable(app.flow_control.is_active) and callable(app.flow_control.acquire)
+    assert "self._active_tps" in inspect.getsource(PartitionAssignor.is_active)
+    assert isinstance(app.monitor.stream_inbound_time, dict), (
+        "faust's Monitor.stream_inbound_time is gone: Faust's idle-stream check would "
+        "warn about directly delivered partitions; review streams/consumer.py"
+    )
+    recovery_source = _code(Recovery.on_recovery_completed)
+    assert "consumer.perform_seek()" in recovery_source, (
+        "faust-streaming's recovery no longer seeks through Consumer.perform_seek: "
+        "direct delivery would process nothing after a rebalance; review streams/consumer.py"
+    )
+    ack_source = _code(faust_consumer.Consumer.ack)
+    assert "acked_for_tp.append(offset)" in ack_source, (
+        "faust-streaming's Consumer.ack no longer records the offset for the commit: "
+        "directly delivered messages would never be committed; review streams/consumer.py"
+    )
+    stream_source = _code(faust_streams.Stream._py_aiter)
+    assert "message.generation_id != self.app.consumer_generation_id" in stream_source, (
+        "faust-streaming's stream no longer skips messages of an earlier generation: "
+        "check what streams.consumer._deliver should do with them"
+    )

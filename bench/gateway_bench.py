@@ -240,8 +240,8 @@ def main() -> None:
     cli.add_argument("--port", type=int, default=0)
     floor = "drive bench/asgi_floor.py (uvicorn, an app that does nothing) instead"
     cli.add_argument("--floor", action="store_true", help=floor)
-    store = "start a redis-server and give the gateway its replay memory and rate limits"
-    cli.add_argument("--shared-state", action="store_true", help=store)
+    shared = "start a redis-server and give the gateway its replay memory and rate limits"
+    cli.add_argument("--shared-state", action="store_true", help=shared)
     cli.add_argument("--shared-state-url", help="redis://... of a store to use instead")
     args = cli.parse_args()
     args.port = args.port or free_port()

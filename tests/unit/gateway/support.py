@@ -17,6 +17,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import httpx
 import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -271,3 +272,13 @@ class VerifyOnce:
 
     def release(self, caller: AppCaller) -> None:
         self.admission.replays.release(caller.ticket.key)
+
+
+def assert_problem(response: httpx.Response, status: int) -> dict[str, object]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    problem: dict[str, object] = response.json()
+    assert problem["status"] == status
+    assert problem["detail"]
+    assert problem["requestId"] == response.headers["x-request-id"]
+    return problem

@@ -26,6 +26,7 @@ from tests.unit.gateway.support import (
     ams_jwt,
     app_body,
     app_claims,
+    assert_problem,
     bearer,
     ec_key,
     example_bytes,
@@ -36,7 +37,6 @@ from tests.unit.gateway.support import (
     unavailable,
     write_tenants,
 )
-from tests.unit.gateway.test_notifications import assert_problem
 
 URL = "/v1/app-notifications"
 P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551

@@ -56,12 +56,13 @@ def test_every_reference_resolves() -> None:
 
 def message(topic: str) -> dict[str, Any]:
     document = committed()
-    [found] = [
+    found: list[dict[str, Any]] = [
         document["components"]["messages"][name]
         for name, channel in document["channels"].items()
         if channel["address"] == topic
     ]
-    return found
+    [only] = found
+    return only
 
 
 def header_names(topic: str) -> set[str]:

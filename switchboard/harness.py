@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import os
 import signal
 import subprocess
@@ -28,6 +27,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from switchboard.localkafka import free_port
+from switchboard.tenantsfile import write_tenants
 
 REPO = Path(__file__).resolve().parents[1]
 # The tokens of the throwaway tenants file a WorkerGroup writes: test data, not secrets.
@@ -47,25 +47,21 @@ def gateway_headers(source: str, received_at_ms: int | None = None) -> list[tupl
     ]
 
 
-def write_tenants_file(path: Path, uids: Iterable[str], tenant_ids: Iterable[str]) -> Path:
+def worker_tenants(uids: Iterable[str], tenant_ids: Iterable[str]) -> dict[str, Any]:
+    """The tenants file of a WorkerGroup: tenant "integration" (TOKEN) owns `uids` and
+    `tenant_ids`; "other" (OTHER_TOKEN) owns only uId 0."""
     sha, other = (hashlib.sha256(t.encode()).hexdigest() for t in (TOKEN, OTHER_TOKEN))
-    path.write_text(
-        json.dumps(
+    return {
+        "tenants": [
             {
-                "tenants": [
-                    {
-                        "id": "integration",
-                        "token_sha256": [sha],
-                        "uids": sorted(uids),
-                        "tenant_ids": sorted(tenant_ids),
-                    },
-                    {"id": "other", "token_sha256": [other], "uids": ["0"]},
-                ]
-            }
-        ),
-        encoding="utf-8",
-    )  # JSON is YAML
-    return path
+                "id": "integration",
+                "token_sha256": [sha],
+                "uids": sorted(uids),
+                "tenant_ids": sorted(tenant_ids),
+            },
+            {"id": "other", "token_sha256": [other], "uids": ["0"]},
+        ]
+    }
 
 
 @dataclass
@@ -139,8 +135,8 @@ class WorkerGroup:
 
     def __post_init__(self) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
-        self.tenants_file = write_tenants_file(
-            self.home / "tenants.yaml", self.uids, self.tenant_ids
+        self.tenants_file = write_tenants(
+            self.home / "tenants.yaml", worker_tenants(self.uids, self.tenant_ids)
         )
 
     def topic(self, name: str) -> str:

@@ -43,7 +43,7 @@ from switchboard.harness import (
     produce as produce,
 )
 from switchboard.harness import (
-    write_tenants_file as write_tenants_file,
+    worker_tenants as worker_tenants,
 )
 from tests.examples import example_bytes as example_bytes
 

@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from switchboard.localkafka import REPO_ROOT, free_port
+from switchboard.tenantsfile import write_tenants
 from tests.integration.streams_fixtures import create_topic
 from tests.unit.gateway.support import (
     ACME_NEXT_TOKEN,
@@ -24,7 +25,6 @@ from tests.unit.gateway.support import (
     apple_body,
     bearer,
     tenants_config,
-    write_tenants,
 )
 
 pytestmark = pytest.mark.kafka
@@ -32,7 +32,7 @@ pytestmark = pytest.mark.kafka
 
 @pytest.fixture
 def tenants_file(tmp_path: Path) -> Path:
-    return write_tenants(tmp_path / "tenants.yaml")
+    return write_tenants(tmp_path / "tenants.yaml", tenants_config())
 
 
 @pytest.fixture

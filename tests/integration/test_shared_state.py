@@ -30,8 +30,9 @@ from gateway.errors import (
 from gateway.metrics import GatewayMetrics
 from gateway.sharedstate import RedisAdmission, redis_admission
 from switchboard.localkafka import free_port
+from switchboard.tenantsfile import write_tenants
 from tests.redis_server import RedisServer
-from tests.unit.gateway.support import MemoryPublisher, ams_jwt, app_body, bearer, write_tenants
+from tests.unit.gateway.support import MemoryPublisher, ams_jwt, app_body, bearer, tenants_config
 
 
 def settings_for(url: str, prefix: str, **extra: Any) -> GatewaySettings:
@@ -229,7 +230,7 @@ async def test_two_apps_release_a_refused_jwt_in_the_store(
 ) -> None:
     """A JWT whose request is refused after admission (422) is released in the store: the
     sender may send it again, at any process, and then it is used."""
-    tenants = write_tenants(tmp_path / "tenants.yaml")
+    tenants = write_tenants(tmp_path / "tenants.yaml", tenants_config())
     settings = settings_for(redis_server.url, prefix, tenants_file=tenants, raw_topic="raw")
     apps = [create_app(settings, publisher=MemoryPublisher()) for _ in range(2)]
     caplog.set_level(logging.INFO, "gateway.app")

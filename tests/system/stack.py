@@ -19,7 +19,7 @@ from pathlib import Path
 from aiokafka.admin import AIOKafkaAdminClient
 
 from switchboard import localkafka
-from switchboard.sender import Credentials, write_tenants_file
+from switchboard.sender import Credentials
 from switchboard.workload import Notification, Org, Workload
 from tests.integration.streams_fixtures import REPO, WorkerGroup, WorkerProcess
 
@@ -69,10 +69,6 @@ def rebase(workload: Workload, scenario: int) -> Workload:
 
 def scenario_workloads(count: int, tenants: int, orgs: int, size: int) -> list[Workload]:
     return [rebase(Workload.generate(tenants, orgs, size, seed=100 + n), n) for n in range(count)]
-
-
-def write_tenants(path: Path, workloads: list[Workload]) -> Credentials:
-    return write_tenants_file(path, workloads, AUD)
 
 
 async def _isr_short(bootstrap: str) -> int:

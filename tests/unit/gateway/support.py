@@ -14,11 +14,9 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import httpx
-import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
@@ -117,11 +115,6 @@ def tenants_config(acme_tokens: tuple[str, ...] = (ACME_TOKEN,)) -> dict[str, An
             },
         ],
     }
-
-
-def write_tenants(path: Path, config: dict[str, Any] | None = None) -> Path:
-    path.write_text(yaml.safe_dump(config if config is not None else tenants_config()))
-    return path
 
 
 def app_claims(**overrides: Any) -> dict[str, Any]:

@@ -12,6 +12,7 @@ import pytest
 from fastapi import FastAPI
 
 from schemas import headers as h
+from switchboard.tenantsfile import write_tenants
 from tests.unit.gateway.support import (
     ACME_TENANT_ID,
     ACME_TOKEN,
@@ -35,7 +36,6 @@ from tests.unit.gateway.support import (
     rsa_key,
     tenants_config,
     unavailable,
-    write_tenants,
 )
 
 URL = "/v1/app-notifications"

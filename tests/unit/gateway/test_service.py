@@ -12,6 +12,7 @@ from starlette.types import Message
 from gateway.app import create_app
 from gateway.config import GatewaySettings
 from gateway.errors import SetupError
+from switchboard.tenantsfile import write_tenants
 from tests.unit.gateway.support import (
     ACME_NEXT_TOKEN,
     ACME_TOKEN,
@@ -22,7 +23,6 @@ from tests.unit.gateway.support import (
     assert_problem,
     bearer,
     tenants_config,
-    write_tenants,
 )
 
 

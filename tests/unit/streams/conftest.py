@@ -9,23 +9,28 @@ import pytest
 from tests.unit.streams.support import (
     ACME_UID,
     TABLES,
+    Deduper,
     OutputTails,
     Recorder,
     agents,
     app,
     gateway_headers,
+    seen_notifications,
+    settings,
     topics,
 )
 
 
 @pytest.fixture(autouse=True)
-def clean_tables() -> Iterator[None]:
+def clean_tables(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     app.finalize()
     app.flow_control.resume()
     for table in TABLES.values():
         table.data.data.clear()  # type: ignore[attr-defined]
-    agents.deduper._clean_below.clear()
-    agents.deduper._resume.clear()
+    # A fresh Deduper, as the worker builds it: its expiry progress described the tables
+    # just emptied.
+    fresh = Deduper(seen_notifications, settings.dedupe_window_s)
+    monkeypatch.setattr(agents, "deduper", fresh)
     yield
 
 

@@ -13,22 +13,29 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from switchboard.tenantsfile import write_tenants
 from tests.examples import example_bytes as example_bytes
 
 TOKENS = {"acme": "acme-token", "globex": "globex-token"}
 ACME_UID, ACME_TENANT_ID, GLOBEX_UID = "2049025000431439", "312022", "777"
-_TENANTS = f"""
-tenants:
-  - id: acme
-    token_sha256: ["{hashlib.sha256(b"acme-token").hexdigest()}"]
-    uids: ["{ACME_UID}", "1000"]
-    tenant_ids: ["{ACME_TENANT_ID}"]
-  - id: globex
-    token_sha256: ["{hashlib.sha256(b"globex-token").hexdigest()}"]
-    uids: ["{GLOBEX_UID}"]
-"""
-_tenants_file = Path(tempfile.mkdtemp(prefix="streams-unit-")) / "tenants.yaml"
-_tenants_file.write_text(_TENANTS, encoding="utf-8")
+_tenants_file = write_tenants(
+    Path(tempfile.mkdtemp(prefix="streams-unit-")) / "tenants.yaml",
+    {
+        "tenants": [
+            {
+                "id": "acme",
+                "token_sha256": [hashlib.sha256(b"acme-token").hexdigest()],
+                "uids": [ACME_UID, "1000"],
+                "tenant_ids": [ACME_TENANT_ID],
+            },
+            {
+                "id": "globex",
+                "token_sha256": [hashlib.sha256(b"globex-token").hexdigest()],
+                "uids": [GLOBEX_UID],
+            },
+        ]
+    },
+)
 _ENV = {
     "SWITCHBOARD_STORE": "memory://",
     "SWITCHBOARD_TENANTS_FILE": str(_tenants_file),
@@ -44,7 +51,10 @@ try:
     from streams import agents as agents
     from streams import topics as topics
     from streams.app import app as app
+    from streams.app import settings as settings
+    from streams.dedupe import Deduper as Deduper
     from streams.tables import TABLES as TABLES
+    from streams.tables import seen_notifications as seen_notifications
 finally:
     for _name, _value in _saved.items():
         if _value is None:

@@ -78,10 +78,10 @@ class WorkerProcess:
 
     def start(self) -> None:
         assert self.proc is None or self.proc.poll() is not None, "already running"
-        log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streams"], cwd=REPO, env=self.env, stdout=log, stderr=log
-        )
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "streams"], cwd=REPO, env=self.env, stdout=log, stderr=log
+            )
 
     def wait_ready(self, timeout: float = 90.0) -> None:
         deadline = time.monotonic() + timeout

@@ -53,14 +53,14 @@ def server(
         "SWITCHBOARD_RAW_TOPIC": unique_name,
         "SWITCHBOARD_TENANTS_RELOAD_INTERVAL_S": "3600",
     }
-    log = log_file.open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "switchboard", "gateway", "--port", str(port)],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    with log_file.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "switchboard", "gateway", "--port", str(port)],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -77,7 +77,6 @@ def server(
         if process.poll() is None:
             process.kill()
             process.wait(10)
-        log.close()
 
 
 def post(url: str, token: str) -> httpx.Response:

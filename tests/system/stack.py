@@ -33,14 +33,14 @@ class GatewayProcess(WorkerProcess):
 
     def start(self) -> None:
         assert self.proc is None or self.proc.poll() is not None, "already running"
-        log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "switchboard", "gateway", "--port", str(self.port)],
-            cwd=REPO,
-            env=self.env,
-            stdout=log,
-            stderr=log,
-        )
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "switchboard", "gateway", "--port", str(self.port)],
+                cwd=REPO,
+                env=self.env,
+                stdout=log,
+                stderr=log,
+            )
 
 
 def rebase(workload: Workload, scenario: int) -> Workload:

@@ -207,6 +207,30 @@ def test_the_password_is_given_once(tmp_path: Path) -> None:
         redis_admission(settings_for("http://127.0.0.1:1", "p:"), GatewayMetrics())
 
 
+def connected_clients(server: RedisServer) -> int:
+    """Clients connected to `server`, the redis-cli asking included."""
+    info = server.command("INFO", "clients").decode()
+    return int(info.split("connected_clients:", 1)[1].split()[0])
+
+
+async def test_close_leaves_no_connection_to_the_store(tmp_path: Path) -> None:
+    """close() closes the admission's own connection pool: a stopping gateway leaves no
+    socket for the garbage collector to find (an unclosed-transport ResourceWarning)."""
+    server = RedisServer(tmp_path / "redis")
+    server.start()
+    try:
+        admission = redis_admission(settings_for(server.url, "close:"), GatewayMetrics())
+        assert await admission.ping()
+        assert connected_clients(server) == 2
+        await admission.close()
+        deadline = time.monotonic() + 10
+        while connected_clients(server) > 1:
+            assert time.monotonic() < deadline, "the admission's connection is still open"
+            await asyncio.sleep(0.05)
+    finally:
+        server.kill()
+
+
 async def test_a_password_from_a_file_is_used(tmp_path: Path) -> None:
     server = RedisServer(tmp_path / "redis")
     server.start()

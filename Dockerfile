@@ -14,12 +14,16 @@ ENV PIP_NO_CACHE_DIR=1 \
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
+# The pinned tree first (its layer is reused until the lock changes), then Switchboard
+# itself without resolving anything: the image runs exactly the versions CI tested.
+COPY requirements/runtime.lock requirements/runtime.lock
+RUN pip install -r requirements/runtime.lock
 COPY pyproject.toml README.md ./
 COPY schemas/ schemas/
 COPY gateway/ gateway/
 COPY streams/ streams/
 COPY switchboard/ switchboard/
-RUN pip install .
+RUN pip install --no-deps .
 
 # --- runtime: the venv and a non-root user; no compiler, no pip cache, no sources ---
 FROM ${PYTHON_IMAGE} AS runtime

@@ -26,7 +26,7 @@ from pathlib import Path
 from aiokafka import AIOKafkaProducer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.integration.streams_fixtures import create_topic, gateway_headers
+from switchboard.harness import create_topic, gateway_headers
 
 VALUE = json.dumps(
     {

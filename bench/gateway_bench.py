@@ -38,7 +38,6 @@ from typing import Any
 import httpx
 import jwt
 import uvloop
-import yaml
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 REPO = Path(__file__).resolve().parent.parent
@@ -47,6 +46,7 @@ sys.path.insert(0, str(REPO))
 from schemas.tenants import token_sha256  # noqa: E402
 from switchboard.loadgen import Pool, offer, render_post  # noqa: E402
 from switchboard.localkafka import free_port  # noqa: E402
+from switchboard.tenantsfile import write_tenants  # noqa: E402
 from switchboard.workload import APP_PATH, Workload  # noqa: E402
 
 AUD = "bench-provider"
@@ -78,8 +78,7 @@ def make_setup(directory: Path, tenants: int, orgs: int) -> Setup:
             for t in workload.tenants
         ],
     }  # fmt: skip
-    path = directory / "tenants.yaml"
-    path.write_text(yaml.safe_dump(config))
+    path = write_tenants(directory / "tenants.yaml", config)
     return Setup(workload, tokens, secrets, path)
 
 
@@ -240,8 +239,8 @@ def main() -> None:
     cli.add_argument("--port", type=int, default=0)
     floor = "drive bench/asgi_floor.py (uvicorn, an app that does nothing) instead"
     cli.add_argument("--floor", action="store_true", help=floor)
-    store = "start a redis-server and give the gateway its replay memory and rate limits"
-    cli.add_argument("--shared-state", action="store_true", help=store)
+    shared = "start a redis-server and give the gateway its replay memory and rate limits"
+    cli.add_argument("--shared-state", action="store_true", help=shared)
     cli.add_argument("--shared-state-url", help="redis://... of a store to use instead")
     args = cli.parse_args()
     args.port = args.port or free_port()

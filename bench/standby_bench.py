@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from streams_bench import cpu_seconds, mix, processed, produce_backlog
 
-from tests.integration.streams_fixtures import WorkerGroup, create_topic
+from switchboard.harness import WorkerGroup, create_topic
 
 
 def main() -> None:

@@ -47,7 +47,7 @@ from aiokafka import AIOKafkaProducer
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from schemas import headers as h
 from schemas.topics import CONFLICTS, DEAD_LETTER, PER_TYPE_TOPICS
-from tests.integration.streams_fixtures import (
+from switchboard.harness import (
     TOKEN,
     WorkerGroup,
     consume,

@@ -111,7 +111,9 @@ class RedisAdmission:
 
     async def close(self) -> None:
         await self._pipeline.close()
-        await self._client.aclose()
+        # The pool was made for this client alone (redis_admission); Redis() given a pool
+        # leaves it open unless told to close it.
+        await self._client.aclose(close_connection_pool=True)
 
     def describe(self) -> str:
         kwargs = self._client.connection_pool.connection_kwargs

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import httpx
 import jwt
-import yaml
 
 from schemas.tenants import token_sha256
+from switchboard.tenantsfile import write_tenants
 from switchboard.workload import APP_PATH, Notification, Workload
 
 
@@ -72,7 +72,7 @@ def write_tenants_file(path: Path, workloads: Sequence[Workload], aud: str) -> C
             for t in names
         ],
     }
-    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    write_tenants(path, config)
     return Credentials(tokens, issuers, aud)
 
 

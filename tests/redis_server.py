@@ -31,12 +31,12 @@ class RedisServer:
         if binary is None:
             raise RuntimeError("redis-server is not installed: run `make redis`")
         self.home.mkdir(parents=True, exist_ok=True)
-        log = (self.home / "redis.log").open("ab")
-        self.proc = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.home)],
-            stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+        with (self.home / "redis.log").open("ab") as log:
+            self.proc = subprocess.Popen(
+                [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                 "--appendonly", "no", "--dir", str(self.home)],
+                stdout=log, stderr=subprocess.STDOUT,
+            )  # fmt: skip
         deadline = time.monotonic() + timeout
         while not self.ping():
             if self.proc.poll() is not None or time.monotonic() > deadline:

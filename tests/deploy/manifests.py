@@ -51,3 +51,13 @@ class Rendered:
     @property
     def partitions(self) -> int:
         return int(self.config()["SWITCHBOARD_PARTITIONS"])
+
+
+def env(workload: dict[str, Any], overlay: Rendered) -> dict[str, str]:
+    """The container's environment: its ConfigMap, then its own `env` entries."""
+    found: dict[str, str] = {}
+    for source in container(workload).get("envFrom", []):
+        found |= overlay.named("ConfigMap", source["configMapRef"]["name"])["data"]
+    for var in container(workload).get("env", []):
+        found[var["name"]] = var.get("value", "<from field>")
+    return found

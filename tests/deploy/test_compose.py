@@ -6,7 +6,6 @@ with the rest of the project."""
 from __future__ import annotations
 
 import re
-from typing import Any
 from urllib.parse import urlparse
 
 import pytest
@@ -14,17 +13,12 @@ import yaml
 
 from schemas.tenants import TenantDirectory
 from schemas.topics import ALL_TOPICS
-from tests.deploy.commands import command_problems, option_value
+from tests.deploy.commands import command_problems
+from tests.deploy.compose import COMPOSE, SERVICES, SWITCHBOARD, WORKERS, listen_port
 from tests.deploy.manifests import REPO_ROOT
 from tests.deploy.settings import settings_problems
 
-COMPOSE = yaml.safe_load((REPO_ROOT / "docker-compose.yml").read_text())
-SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
 ONE_SHOT = {"topics"}
-SWITCHBOARD = {
-    n: s for n, s in SERVICES.items() if str(s.get("image", "")).startswith("switchboard")
-}
-WORKERS = sorted(n for n, s in SWITCHBOARD.items() if s["command"][0] == "worker")
 READY_CONDITIONS = {"service_healthy", "service_completed_successfully"}
 
 
@@ -84,15 +78,6 @@ def test_commands_are_real_cli_commands(name: str) -> None:
     assert command_problems(SERVICES[name]["command"]) == []
 
 
-def _listen_port(name: str) -> str:
-    service = SERVICES[name]
-    if service["command"][0] == "worker":
-        return str(service["environment"]["SWITCHBOARD_WEB_PORT"])
-    port = option_value(service["command"], "--port")
-    assert port, f"{name} does not say its port"
-    return port
-
-
 @pytest.mark.parametrize("name", sorted(SWITCHBOARD))
 def test_healthcheck_asks_the_process_for_readiness(name: str) -> None:
     service = SERVICES[name]
@@ -100,9 +85,9 @@ def test_healthcheck_asks_the_process_for_readiness(name: str) -> None:
     assert url, "the healthcheck does not call the process"
     parsed = urlparse(url.group(0))
     assert parsed.path == "/readyz"
-    assert str(parsed.port) == _listen_port(name)
+    assert str(parsed.port) == listen_port(name)
     published = {p.split(":")[-1] for p in service.get("ports", [])}
-    assert published <= {_listen_port(name)}
+    assert published <= {listen_port(name)}
 
 
 def test_workers_form_one_group_and_advertise_themselves() -> None:

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.deploy.compose import SERVICES, SWITCHBOARD, WORKERS, listen_port
 from tests.deploy.manifests import REPO_ROOT
-from tests.deploy.test_compose import SERVICES, SWITCHBOARD, WORKERS, _listen_port
 
 MONITORING = ("prometheus", "grafana")
 DASHBOARD = REPO_ROOT / "deploy" / "grafana" / "dashboards" / "switchboard.json"
@@ -64,7 +64,7 @@ def test_prometheus_scrapes_the_gateway_and_every_worker() -> None:
         for static in job["static_configs"]
         for target in static["targets"]
     }
-    expected = {f"{name}:{_listen_port(name)}" for name in SWITCHBOARD}
+    expected = {f"{name}:{listen_port(name)}" for name in SWITCHBOARD}
     assert targets == expected
     assert set(WORKERS) <= {t.split(":")[0] for t in targets}
 

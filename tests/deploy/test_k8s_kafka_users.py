@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 
 from switchboard import securekafka
-from tests.deploy.manifests import WORKLOADS, Rendered, container, pod_spec
-from tests.deploy.test_k8s_workloads import env
+from tests.deploy.manifests import WORKLOADS, Rendered, container, env, pod_spec
 
 # Local user -> KafkaUser; the subscriber's group is named after its user here.
 USERS = {

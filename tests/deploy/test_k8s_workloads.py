@@ -4,29 +4,17 @@ as the image's non-root user, and the workers keep their tables on a volume."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from gateway.config import GatewaySettings
 from tests.deploy import dockerfile
 from tests.deploy.commands import command_problems
-from tests.deploy.manifests import REPO_ROOT, WORKLOADS, Rendered, container, pod_spec
+from tests.deploy.manifests import REPO_ROOT, WORKLOADS, Rendered, container, env, pod_spec
 from tests.deploy.settings import settings_problems
 
 # After SIGTERM the gateway drains requests in flight for publish_timeout_s + 5 s
 # (gateway/server.py); each request waits at most publish_timeout_s for the brokers' ack.
 DRAIN_MARGIN_S = 5
-
-
-def env(workload: dict[str, Any], overlay: Rendered) -> dict[str, str]:
-    """The container's environment: its ConfigMap, then its own `env` entries."""
-    found: dict[str, str] = {}
-    for source in container(workload).get("envFrom", []):
-        found |= overlay.named("ConfigMap", source["configMapRef"]["name"])["data"]
-    for var in container(workload).get("env", []):
-        found[var["name"]] = var.get("value", "<from field>")
-    return found
 
 
 @pytest.mark.parametrize(("kind", "name"), WORKLOADS)

@@ -35,14 +35,14 @@ class GatewayServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "switchboard", "gateway", "--port", str(self.port)],
-            cwd=REPO_ROOT,
-            env={**os.environ, **self.env},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "switchboard", "gateway", "--port", str(self.port)],
+                cwd=REPO_ROOT,
+                env={**os.environ, **self.env},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
 
     def status(self, path: str) -> int | None:
         """The status of one GET, None if nothing answers; an exited process fails."""

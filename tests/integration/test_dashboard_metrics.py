@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from switchboard.tenantsfile import write_tenants
 from tests.deploy.promql import (
     dashboard_expressions,
     exported_names,
@@ -18,7 +19,7 @@ from tests.deploy.promql import (
 )
 from tests.integration.gateway_process import GatewayServer, ready_gateway
 from tests.integration.streams_fixtures import WorkerGroup, create_topic
-from tests.unit.gateway.support import ACME_TOKEN, apple_body, bearer, write_tenants
+from tests.unit.gateway.support import ACME_TOKEN, apple_body, bearer, tenants_config
 
 pytestmark = [pytest.mark.kafka, pytest.mark.worker]
 
@@ -33,7 +34,7 @@ def gateway(
     with ready_gateway(
         {
             "SWITCHBOARD_KAFKA_BOOTSTRAP": kafka_bootstrap,
-            "SWITCHBOARD_TENANTS_FILE": str(write_tenants(home / "tenants.yaml")),
+            "SWITCHBOARD_TENANTS_FILE": str(write_tenants(home / "tenants.yaml", tenants_config())),
             "SWITCHBOARD_RAW_TOPIC": topic,
         },
         home / "gateway.log",

@@ -14,9 +14,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from switchboard.tenantsfile import write_tenants
 from tests.integration.gateway_process import GatewayServer, ready_gateway
 from tests.integration.streams_fixtures import create_topic
-from tests.unit.gateway.support import ACME_TOKEN, apple_body, write_tenants
+from tests.unit.gateway.support import ACME_TOKEN, apple_body, tenants_config
 
 pytestmark = pytest.mark.kafka
 
@@ -34,7 +35,7 @@ def gateway(
     with ready_gateway(
         {
             "SWITCHBOARD_KAFKA_BOOTSTRAP": kafka_bootstrap,
-            "SWITCHBOARD_TENANTS_FILE": str(write_tenants(home / "tenants.yaml")),
+            "SWITCHBOARD_TENANTS_FILE": str(write_tenants(home / "tenants.yaml", tenants_config())),
             "SWITCHBOARD_RAW_TOPIC": topic,
             "SWITCHBOARD_HTTP_HEADER_TIMEOUT_S": str(HEADER_TIMEOUT_S),
             "SWITCHBOARD_HTTP_BODY_TIMEOUT_S": str(BODY_TIMEOUT_S),

@@ -20,8 +20,9 @@ import pytest
 from gateway.app import create_app
 from gateway.config import GatewaySettings
 from switchboard import localkafka
+from switchboard.tenantsfile import write_tenants
 from tests.integration.streams_fixtures import create_topic
-from tests.unit.gateway.support import ACME_TOKEN, apple_body, bearer, read_topic, write_tenants
+from tests.unit.gateway.support import ACME_TOKEN, apple_body, bearer, read_topic, tenants_config
 
 pytestmark = pytest.mark.kafka
 
@@ -44,7 +45,7 @@ async def client(cluster: localkafka.Cluster, tmp_path: Path) -> AsyncIterator[h
     settings = GatewaySettings(
         kafka_bootstrap=cluster.bootstrap,
         raw_topic=TOPIC,
-        tenants_file=write_tenants(tmp_path / "tenants.yaml"),
+        tenants_file=write_tenants(tmp_path / "tenants.yaml", tenants_config()),
         publish_timeout_s=PUBLISH_TIMEOUT_S,
         health_interval_s=0.25,
         kafka_request_timeout_ms=10_000,

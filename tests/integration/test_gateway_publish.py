@@ -21,6 +21,7 @@ from gateway.app import create_app
 from gateway.config import GatewaySettings
 from schemas import headers as h
 from streams.keys import partition_for
+from switchboard.tenantsfile import write_tenants
 from tests.examples import APPLE_EXAMPLES
 from tests.unit.gateway.support import (
     ACME_TENANT_ID,
@@ -33,7 +34,6 @@ from tests.unit.gateway.support import (
     example_bytes,
     read_topic,
     tenants_config,
-    write_tenants,
 )
 
 pytestmark = pytest.mark.kafka
@@ -58,7 +58,7 @@ async def gateway(kafka_bootstrap: str, unique_name: str, tmp_path: Path) -> Asy
     settings = GatewaySettings(
         kafka_bootstrap=kafka_bootstrap,
         raw_topic=unique_name,
-        tenants_file=write_tenants(tmp_path / "tenants.yaml"),
+        tenants_file=write_tenants(tmp_path / "tenants.yaml", tenants_config()),
         default_rate_limit_per_s=10_000,  # 300 requests at once from one tenant below
     )
     app = create_app(settings)
@@ -191,7 +191,7 @@ async def test_a_body_too_large_for_the_topic_is_413_and_harms_no_one(
     settings = GatewaySettings(
         kafka_bootstrap=kafka_bootstrap,
         raw_topic=unique_name,
-        tenants_file=write_tenants(tmp_path / "tenants.yaml"),
+        tenants_file=write_tenants(tmp_path / "tenants.yaml", tenants_config()),
         kafka_max_message_bytes=4096,
     )
     app = create_app(settings)

@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from switchboard.localkafka import REPO_ROOT, free_port
+from switchboard.tenantsfile import write_tenants
 from tests.integration.gateway_process import ready_gateway
 from tests.integration.streams_fixtures import create_topic
 from tests.unit.gateway.support import (
@@ -26,7 +27,6 @@ from tests.unit.gateway.support import (
     apple_body,
     bearer,
     tenants_config,
-    write_tenants,
 )
 
 pytestmark = pytest.mark.kafka
@@ -34,7 +34,7 @@ pytestmark = pytest.mark.kafka
 
 @pytest.fixture
 def tenants_file(tmp_path: Path) -> Path:
-    return write_tenants(tmp_path / "tenants.yaml")
+    return write_tenants(tmp_path / "tenants.yaml", tenants_config())
 
 
 @pytest.fixture
@@ -55,14 +55,14 @@ def server(
         "SWITCHBOARD_RAW_TOPIC": unique_name,
         "SWITCHBOARD_TENANTS_RELOAD_INTERVAL_S": "3600",
     }
-    log = log_file.open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "switchboard", "gateway", "--port", str(port)],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    with log_file.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "switchboard", "gateway", "--port", str(port)],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -79,7 +79,6 @@ def server(
         if process.poll() is None:
             process.kill()
             process.wait(10)
-        log.close()
 
 
 def post(url: str, token: str) -> httpx.Response:

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from switchboard.tenantsfile import write_tenants
 from tests.integration.gateway_process import GatewayServer
 from tests.integration.streams_fixtures import create_topic
 from tests.redis_server import RedisServer
@@ -24,7 +25,6 @@ from tests.unit.gateway.support import (
     apple_body,
     bearer,
     tenants_config,
-    write_tenants,
 )
 
 pytestmark = pytest.mark.kafka

@@ -5,7 +5,7 @@ Kafka 4.0 removed old protocol versions (KIP-896); this is the proof that ours s
 import asyncio
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 
 from tests.integration.streams_fixtures import create_topic
 
@@ -45,7 +45,7 @@ async def test_idempotent_produce_then_consume_with_headers(
     )
     await consumer.start()
     try:
-        got: list = []
+        got: list[ConsumerRecord[bytes, bytes]] = []
         async with asyncio.timeout(30):
             while len(got) < 50:
                 for records in (await consumer.getmany(timeout_ms=1000)).values():

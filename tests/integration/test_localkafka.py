@@ -99,7 +99,7 @@ def test_a_cluster_id_starting_with_a_dash_formats(
 ) -> None:
     # base64url of a first byte 0xF8 starts with "-", which the storage tool once took
     # for an option (seen in CI: about one run in 64).
-    monkeypatch.setattr(localkafka.uuid, "uuid4", lambda: uuid.UUID(bytes=b"\xf8" + b"\x01" * 15))
+    monkeypatch.setattr(uuid, "uuid4", lambda: uuid.UUID(bytes=b"\xf8" + b"\x01" * 15))
     cluster = localkafka.create(
         tmp_path / "kafka", [localkafka.free_port()], [localkafka.free_port()]
     )

@@ -76,8 +76,10 @@ def workload(seed: int) -> tuple[list[Record], list[Record], set[str]]:
         if i % 10 == 3:  # Apple's retry: the same bytes again
             associates.append(record)
     removed = rng.sample(serials, PER_NOTIFICATION)
-    with_headers = [(k, v, gateway_headers("apple")) for k, v, _ in associates]
-    disassociate = [(BIG.encode(), assignment(removed, "DISASSOCIATE"), gateway_headers("apple"))]
+    with_headers: list[Record] = [(k, v, gateway_headers("apple")) for k, v, _ in associates]
+    disassociate: list[Record] = [
+        (BIG.encode(), assignment(removed, "DISASSOCIATE"), gateway_headers("apple"))
+    ]
     return with_headers, disassociate, set(serials) - set(removed)
 
 

@@ -22,6 +22,7 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
 from tests.integration.streams_fixtures import (
+    Record,
     WorkerGroup,
     WorkerProcess,
     create_topic,
@@ -159,5 +160,5 @@ async def longer_changelogs(bootstrap: str, app_id: str, partitions: int) -> Non
     for name in TABLES:
         topic = f"{app_id}-{name}-changelog"
         await create_topic(bootstrap, topic, partitions)
-        records = [(f"k{i}".encode(), b"{}", []) for i in range(20)]
+        records: list[Record] = [(f"k{i}".encode(), b"{}", []) for i in range(20)]
         await produce(bootstrap, topic, records)

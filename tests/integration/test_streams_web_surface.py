@@ -38,14 +38,14 @@ class FreshDirectoryWorker(WorkerProcess):
     cwd: Path
 
     def start(self) -> None:
-        log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "switchboard", "worker"],
-            cwd=self.cwd,
-            env=self.env,
-            stdout=log,
-            stderr=log,
-        )
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "switchboard", "worker"],
+                cwd=self.cwd,
+                env=self.env,
+                stdout=log,
+                stderr=log,
+            )
 
 
 @pytest.fixture(scope="module")

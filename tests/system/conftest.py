@@ -11,13 +11,14 @@ from collections.abc import Iterator
 import pytest
 
 from switchboard import localkafka
+from switchboard.sender import write_tenants_file
 from tests.integration.streams_fixtures import WorkerGroup
 from tests.system.stack import (
+    AUD,
     PARTITIONS,
     Stack,
     gateway_process,
     scenario_workloads,
-    write_tenants,
 )
 
 SCENARIOS, TENANTS, ORGS_PER_TENANT, NOTIFICATIONS = 6, 3, 8, 600
@@ -50,7 +51,7 @@ def stack(
         partitions=PARTITIONS,
         extra_env={"SWITCHBOARD_REPLICATION": "3", "SWITCHBOARD_SESSION_TIMEOUT_S": "6"},
     )
-    credentials = write_tenants(group.tenants_file, workloads)
+    credentials = write_tenants_file(group.tenants_file, workloads, AUD)
     gateway = None
     try:
         group.start(2)  # the workers create the topics, with PARTITIONS and replication 3

@@ -19,7 +19,7 @@ from pathlib import Path
 from aiokafka.admin import AIOKafkaAdminClient
 
 from switchboard import localkafka
-from switchboard.sender import Credentials, write_tenants_file
+from switchboard.sender import Credentials
 from switchboard.workload import Notification, Org, Workload
 from tests.integration.streams_fixtures import REPO, WorkerGroup, WorkerProcess
 
@@ -33,14 +33,14 @@ class GatewayProcess(WorkerProcess):
 
     def start(self) -> None:
         assert self.proc is None or self.proc.poll() is not None, "already running"
-        log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "switchboard", "gateway", "--port", str(self.port)],
-            cwd=REPO,
-            env=self.env,
-            stdout=log,
-            stderr=log,
-        )
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "switchboard", "gateway", "--port", str(self.port)],
+                cwd=REPO,
+                env=self.env,
+                stdout=log,
+                stderr=log,
+            )
 
 
 def rebase(workload: Workload, scenario: int) -> Workload:
@@ -69,10 +69,6 @@ def rebase(workload: Workload, scenario: int) -> Workload:
 
 def scenario_workloads(count: int, tenants: int, orgs: int, size: int) -> list[Workload]:
     return [rebase(Workload.generate(tenants, orgs, size, seed=100 + n), n) for n in range(count)]
-
-
-def write_tenants(path: Path, workloads: list[Workload]) -> Credentials:
-    return write_tenants_file(path, workloads, AUD)
 
 
 async def _isr_short(bootstrap: str) -> int:

@@ -9,12 +9,13 @@ from fastapi import FastAPI
 
 from gateway.app import create_app
 from gateway.config import GatewaySettings
-from tests.unit.gateway.support import MemoryPublisher, write_tenants
+from switchboard.tenantsfile import write_tenants
+from tests.unit.gateway.support import MemoryPublisher, tenants_config
 
 
 @pytest.fixture
 def tenants_file(tmp_path: Path) -> Path:
-    return write_tenants(tmp_path / "tenants.yaml")
+    return write_tenants(tmp_path / "tenants.yaml", tenants_config())
 
 
 @pytest.fixture

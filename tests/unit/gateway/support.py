@@ -14,10 +14,9 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
-from pathlib import Path
 from typing import Any
 
-import yaml
+import httpx
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
@@ -116,11 +115,6 @@ def tenants_config(acme_tokens: tuple[str, ...] = (ACME_TOKEN,)) -> dict[str, An
             },
         ],
     }
-
-
-def write_tenants(path: Path, config: dict[str, Any] | None = None) -> Path:
-    path.write_text(yaml.safe_dump(config if config is not None else tenants_config()))
-    return path
 
 
 def app_claims(**overrides: Any) -> dict[str, Any]:
@@ -271,3 +265,13 @@ class VerifyOnce:
 
     def release(self, caller: VerifiedJwt) -> None:
         self.admission.replays.release(caller.ticket.key)
+
+
+def assert_problem(response: httpx.Response, status: int) -> dict[str, object]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    problem: dict[str, object] = response.json()
+    assert problem["status"] == status
+    assert problem["detail"]
+    assert problem["requestId"] == response.headers["x-request-id"]
+    return problem

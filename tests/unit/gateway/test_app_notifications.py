@@ -12,6 +12,7 @@ import pytest
 from fastapi import FastAPI
 
 from schemas import headers as h
+from switchboard.tenantsfile import write_tenants
 from tests.unit.gateway.support import (
     ACME_TENANT_ID,
     ACME_TOKEN,
@@ -26,6 +27,7 @@ from tests.unit.gateway.support import (
     ams_jwt,
     app_body,
     app_claims,
+    assert_problem,
     bearer,
     ec_key,
     example_bytes,
@@ -34,9 +36,7 @@ from tests.unit.gateway.support import (
     rsa_key,
     tenants_config,
     unavailable,
-    write_tenants,
 )
-from tests.unit.gateway.test_notifications import assert_problem
 
 URL = "/v1/app-notifications"
 P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551

@@ -18,6 +18,7 @@ from tests.unit.gateway.support import (
     SLOW_UID,
     MemoryPublisher,
     apple_body,
+    assert_problem,
     bearer,
     example_bytes,
     timed_out,
@@ -25,16 +26,6 @@ from tests.unit.gateway.support import (
 )
 
 URL = "/v1/notifications"
-
-
-def assert_problem(response: httpx.Response, status: int) -> dict[str, object]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    problem: dict[str, object] = response.json()
-    assert problem["status"] == status
-    assert problem["detail"]
-    assert problem["requestId"] == response.headers["x-request-id"]
-    return problem
 
 
 @pytest.mark.parametrize("name", APPLE_EXAMPLES)

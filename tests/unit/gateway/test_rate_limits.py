@@ -15,9 +15,9 @@ from tests.unit.gateway.support import (
     ams_jwt,
     app_body,
     apple_body,
+    assert_problem,
     bearer,
 )
-from tests.unit.gateway.test_notifications import assert_problem
 
 URL = "/v1/notifications"
 APP_URL = "/v1/app-notifications"

@@ -7,10 +7,12 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI
+from starlette.types import Message
 
 from gateway.app import create_app
 from gateway.config import GatewaySettings
 from gateway.errors import SetupError
+from switchboard.tenantsfile import write_tenants
 from tests.unit.gateway.support import (
     ACME_NEXT_TOKEN,
     ACME_TOKEN,
@@ -18,11 +20,10 @@ from tests.unit.gateway.support import (
     MemoryPublisher,
     ams_jwt,
     apple_body,
+    assert_problem,
     bearer,
     tenants_config,
-    write_tenants,
 )
-from tests.unit.gateway.test_notifications import assert_problem
 
 
 async def test_healthz(client: httpx.AsyncClient) -> None:
@@ -180,12 +181,12 @@ async def test_a_client_gone_before_its_body_arrived_publishes_nothing(
         "headers": [(b"authorization", bearer(ACME_TOKEN)["Authorization"].encode()),
                     (b"content-type", b"application/json")],
     }  # fmt: skip
-    sent: list[dict[str, object]] = []
+    sent: list[Message] = []
 
-    async def receive() -> dict[str, object]:
+    async def receive() -> Message:
         return {"type": "http.disconnect"}
 
-    async def send(message: dict[str, object]) -> None:
+    async def send(message: Message) -> None:
         sent.append(message)
 
     await app(scope, receive, send)

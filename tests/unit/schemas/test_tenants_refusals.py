@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from schemas.tenantregistry import TenantRegistry
 from schemas.tenants import TenantDirectory, TenantsFileError, token_sha256
+from switchboard.tenantsfile import write_tenants
 
 SECRET = "a-shared-secret-of-thirty-two-b!"  # exactly 32 bytes
 assert len(SECRET.encode()) == 32
@@ -130,8 +130,11 @@ def test_max_lifetime_is_capped_at_48_hours(lifetime: int, ok: bool) -> None:
 
 
 def write(path: Path, config: Any, mtime: int) -> None:
-    text = config if isinstance(config, str) else yaml.safe_dump(config)
-    path.write_text(text, encoding="utf-8")
+    """A tenants file (raw text, or a config through the one factory) with a given mtime."""
+    if isinstance(config, str):
+        path.write_text(config, encoding="utf-8")
+    else:
+        write_tenants(path, config)
     os.utime(path, (mtime, mtime))
 
 

@@ -1,91 +1,39 @@
-"""Unit-test setup for streams: memory store, a tenants file, produced records recorded.
+"""Fixtures of the streams unit tests; what they share is in support.py (imported first:
+it sets the environment streams.app reads at import)."""
 
-streams.app reads its settings when it is imported, so the environment is set around
-that import here, and put back right after: other packages' tests share the process.
-"""
-
-import hashlib
-import os
-import tempfile
-from collections.abc import AsyncIterator, Collection, Iterator
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
 
-from tests.examples import example_bytes as example_bytes
-
-TOKENS = {"acme": "acme-token", "globex": "globex-token"}
-ACME_UID, ACME_TENANT_ID, GLOBEX_UID = "2049025000431439", "312022", "777"
-_TENANTS = f"""
-tenants:
-  - id: acme
-    token_sha256: ["{hashlib.sha256(b"acme-token").hexdigest()}"]
-    uids: ["{ACME_UID}", "1000"]
-    tenant_ids: ["{ACME_TENANT_ID}"]
-  - id: globex
-    token_sha256: ["{hashlib.sha256(b"globex-token").hexdigest()}"]
-    uids: ["{GLOBEX_UID}"]
-"""
-_tenants_file = Path(tempfile.mkdtemp(prefix="streams-unit-")) / "tenants.yaml"
-_tenants_file.write_text(_TENANTS, encoding="utf-8")
-_ENV = {
-    "SWITCHBOARD_STORE": "memory://",
-    "SWITCHBOARD_TENANTS_FILE": str(_tenants_file),
-    "SWITCHBOARD_DATA_DIR": str(_tenants_file.parent / "data"),
-    "SWITCHBOARD_TOPIC_PREFIX": "",
-    "SWITCHBOARD_APP_ID": "switchboard",
-    "SWITCHBOARD_PARTITIONS": "8",
-    "SWITCHBOARD_DEDUPE_WINDOW_S": "3600",
-}
-_saved = {name: os.environ.get(name) for name in _ENV}
-os.environ.update(_ENV)
-try:
-    from streams import agents, outputs
-    from streams.app import app
-    from streams.tables import TABLES
-finally:
-    for _name, _value in _saved.items():
-        if _value is None:
-            os.environ.pop(_name, None)
-        else:
-            os.environ[_name] = _value
-
-
-@dataclass
-class Published:
-    topic: str
-    partition: int
-    key: bytes | None
-    value: bytes | None
-    headers: list[tuple[str, bytes]]
-
-    def header(self, name: str) -> bytes | None:
-        return dict(self.headers).get(name)
+from tests.unit.streams.support import (
+    ACME_UID,
+    TABLES,
+    Deduper,
+    OutputTails,
+    Recorder,
+    Redrives,
+    agents,
+    app,
+    gateway_headers,
+    outputs,
+    seen_notifications,
+    settings,
+)
 
 
 @pytest.fixture(autouse=True)
-def clean_tables() -> Iterator[None]:
+def clean_tables(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     app.finalize()
     app.flow_control.resume()
     for table in TABLES.values():
         table.data.data.clear()  # type: ignore[attr-defined]
-    agents.deduper._clean_below.clear()
-    agents.deduper._resume.clear()
+    # A fresh Deduper, as the worker builds it: its expiry progress described the tables
+    # just emptied.
+    fresh = Deduper(seen_notifications, settings.dedupe_window_s)
+    monkeypatch.setattr(agents, "deduper", fresh)
+    monkeypatch.setattr(agents, "redrives", Redrives(fresh))
     yield
-
-
-class OutputTails:
-    """Stands in for streams.watermarks.KafkaTails: marks per partition, reads counted."""
-
-    def __init__(self) -> None:
-        self.marks: dict[int, dict[str, int]] = {}
-        self.reads: list[list[int]] = []
-
-    async def __call__(self, partitions: Collection[int]) -> dict[int, dict[str, int]]:
-        self.reads.append(sorted(partitions))
-        return {p: dict(self.marks.get(p, {})) for p in partitions}
 
 
 @pytest.fixture(autouse=True)
@@ -96,32 +44,6 @@ def output_tails(monkeypatch: pytest.MonkeyPatch) -> Iterator[OutputTails]:
     outputs.watermarks.forget(range(64))
     yield tails
     outputs.watermarks.forget(range(64))
-
-
-class Recorder:
-    """Stands in for BatchingProducer.append: keeps every record the worker produces."""
-
-    def __init__(self) -> None:
-        self.records: list[Published] = []
-
-    def append(
-        self,
-        topic: str,
-        partition: int,
-        key: bytes | None,
-        value: bytes | None,
-        headers: Any = (),
-        on_delivered: Any = None,
-    ) -> None:
-        self.records.append(Published(topic, partition, key, value, list(headers)))
-
-    @property
-    def routed(self) -> list[Published]:
-        """Records for the schemas.topics topics (changelog records left out)."""
-        return [r for r in self.records if not r.topic.endswith("-changelog")]
-
-    def to(self, topic: str) -> list[Published]:
-        return [r for r in self.records if r.topic == topic]
 
 
 @pytest.fixture
@@ -136,17 +58,6 @@ async def agent(produced: Recorder) -> AsyncIterator[Any]:
     """route_notifications under Faust's test context (memory store, no broker)."""
     async with agents.route_notifications.test_context() as test_agent:
         yield test_agent
-
-
-def gateway_headers(
-    source: str, received_at_ms: int, tenant: str = "acme"
-) -> list[tuple[str, bytes]]:
-    return [
-        ("tenant", tenant.encode()),
-        ("source", source.encode()),
-        ("received-at", str(received_at_ms).encode()),
-        ("request-id", b"req-1"),
-    ]
 
 
 @pytest.fixture

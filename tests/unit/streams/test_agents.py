@@ -13,7 +13,7 @@ from streams.app import app
 from streams.keys import SERIAL, key_parts, key_prefix, table_key
 from streams.tables import asset_counts, assignment_rows, last_tests, tenant_urls, user_status
 from streams.topics import raw_notifications_topic
-from tests.unit.streams.conftest import (
+from tests.unit.streams.support import (
     ACME_TENANT_ID,
     ACME_UID,
     OutputTails,

@@ -14,7 +14,7 @@ from streams import agents, metrics, updates
 from streams.keys import table_key
 from streams.tables import asset_counts, seen_notifications, user_status
 from tests.examples import example
-from tests.unit.streams.conftest import ACME_UID, Recorder
+from tests.unit.streams.support import ACME_UID, Recorder
 
 COUNT_KEY = table_key(ACME_UID, "408709785", "STDQ")
 DEAD, ASSET_COUNT = "notifications.dead-letter", "notifications.asset-count"
@@ -89,7 +89,9 @@ async def test_a_table_value_the_store_cannot_encode_stops_the_whole_record(
 
     def unstorable_for_200(old: Any, **kwargs: Any) -> Any:
         new = real(old, **kwargs)
-        return {**new, "n": 2**64} if kwargs["user"].clientUserId == "client-200" else new
+        if new is None or kwargs["user"].clientUserId != "client-200":
+            return new
+        return {**new, "n": 2**64}
 
     monkeypatch.setattr(updates, "apply_user", unstorable_for_200)
     body = example("apple_user_associated")

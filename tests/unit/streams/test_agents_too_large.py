@@ -16,7 +16,7 @@ from streams import outputs
 from streams.app import settings
 from streams.tables import asset_counts, seen_notifications
 from tests.examples import example
-from tests.unit.streams.conftest import ACME_UID, Recorder
+from tests.unit.streams.support import ACME_UID, Recorder
 
 DEAD, ASSET_COUNT = "notifications.dead-letter", "notifications.asset-count"
 LIMIT = 64 * 1024

@@ -16,7 +16,7 @@ from streams.keys import partition_for, table_key
 from streams.records import Notification
 from streams.tables import asset_counts
 from streams.updates import add_count, changes_for, set_baseline, writes_for
-from tests.unit.streams.conftest import ACME_UID, GLOBEX_UID, Recorder
+from tests.unit.streams.support import ACME_UID, GLOBEX_UID, Recorder
 
 AT = 1_700_000_000_000
 TAKEN_AT = 1_764_587_700_000

@@ -16,7 +16,7 @@ from streams.dedupe import (
 )
 from streams.records import Notification, SourceRecord
 from streams.tables import seen_notifications
-from tests.unit.streams.conftest import ACME_UID, Recorder, example_bytes
+from tests.unit.streams.support import ACME_UID, Recorder, example_bytes
 
 HOUR_MS = 3_600_000
 T0 = 1_700_000_000_000

@@ -7,6 +7,7 @@ fails here, by name, rather than as lost throughput or a commit before a flush.
 import asyncio
 import inspect
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -122,19 +123,32 @@ def test_canary_nothing_else_on_the_consumer_calls_wait_first() -> None:
     )
 
 
+_MADE: list[SteppingConsumer] = []
+
+
+@pytest.fixture(autouse=True)
+def close_made_consumers() -> Iterator[None]:
+    """A consumer never started still made its fetch thread's event loop: close it."""
+    yield
+    while _MADE:
+        _MADE.pop()._thread.thread_loop.close()
+
+
 def _consumer() -> SteppingConsumer:
     """A consumer of the app's transport on the test's event loop, never started."""
 
     async def nothing(*args: Any) -> None:
         return None
 
-    return SteppingConsumer(
+    made = SteppingConsumer(
         app.transport,
         callback=nothing,
         on_partitions_revoked=nothing,
         on_partitions_assigned=nothing,
         loop=asyncio.get_running_loop(),
     )
+    _MADE.append(made)
+    return made
 
 
 async def test_canary_wait_first_checks_the_services_stopped_and_crashed_events() -> None:
@@ -197,10 +211,13 @@ async def test_canary_the_producer_is_flushed_before_an_offset_is_committed(
 async def test_canary_client_settings_reach_the_aiokafka_producer() -> None:
     made = BatchingProducer(app.transport)
     client = made._new_producer()  # what Producer.on_start starts; not started here
-    assert client._txn_manager is not None, (
-        f"Producer._settings_extra no longer reaches AIOKafkaProducer: idempotence is off "
-        f"({REVIEW})"
-    )
+    try:
+        assert client._txn_manager is not None, (
+            f"Producer._settings_extra no longer reaches AIOKafkaProducer: idempotence is off "
+            f"({REVIEW})"
+        )
+    finally:
+        await client.stop()  # closes it without having connected
 
 
 def test_canary_the_aiokafka_producer_is_the_one_on_start_creates() -> None:

@@ -13,7 +13,7 @@ from streams import store, views
 from streams.app import app, settings
 from streams.keys import SERIAL, assignment_key, partition_for, table_key
 from streams.tables import asset_counts, assignment_rows, last_tests, tenant_urls, user_status
-from tests.unit.streams.conftest import ACME_TENANT_ID, ACME_UID
+from tests.unit.streams.support import ACME_TENANT_ID, ACME_UID
 
 
 async def served_document() -> dict[str, Any]:

@@ -8,7 +8,7 @@ import pytest
 
 from schemas import headers as h
 from streams import agents
-from tests.unit.streams.conftest import Recorder, example_bytes, gateway_headers
+from tests.unit.streams.support import Recorder, example_bytes, gateway_headers
 
 TRACEPARENT = b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 

@@ -9,7 +9,7 @@ import pytest
 
 from streams.errors import InvalidBodyError, KeyMismatchError, UnknownSourceError
 from streams.records import SourceRecord, decode, identify, source_record
-from tests.unit.streams.conftest import ACME_TENANT_ID, ACME_UID, example_bytes
+from tests.unit.streams.support import ACME_TENANT_ID, ACME_UID, example_bytes
 
 
 def message(value: bytes, headers: Any, key: bytes | None = ACME_UID.encode()) -> Any:

@@ -18,7 +18,7 @@ from streams.redrive import Marker, Origin, judge_redrive, origin_of
 from streams.tables import asset_counts, assignment_rows, user_status
 from streams.topics import raw_notifications_topic
 from streams.updates import changes_for
-from tests.unit.streams.conftest import ACME_UID, Recorder, example_bytes, gateway_headers
+from tests.unit.streams.support import ACME_UID, Recorder, example_bytes, gateway_headers
 
 AT = 1_700_000_000_000
 ASSET = table_key(ACME_UID, "408709785", "STDQ")

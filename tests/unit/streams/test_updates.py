@@ -11,7 +11,7 @@ from streams.errors import CannotApplyError
 from streams.keys import CLIENT_USER, SERIAL, assignment_key, key_parts, key_prefix, table_key
 from streams.records import Notification
 from streams.updates import add_count, applied, apply_user, changes_for, writes_for
-from tests.unit.streams.conftest import ACME_UID, example_bytes
+from tests.unit.streams.support import ACME_UID, example_bytes
 
 AT = 1_700_000_000_000
 

@@ -24,7 +24,7 @@ from streams.tables import (
     tenant_urls,
     user_status,
 )
-from tests.unit.streams.conftest import ACME_TENANT_ID, ACME_UID, GLOBEX_UID, Recorder
+from tests.unit.streams.support import ACME_TENANT_ID, ACME_UID, GLOBEX_UID, Recorder
 
 ACME = {"Authorization": "Bearer acme-token"}
 

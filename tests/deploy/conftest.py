@@ -26,18 +26,18 @@ def kustomize(pytestconfig: pytest.Config) -> Path:
     # come, past pytest's capture: otherwise the first run looks hung for a minute.
     reporter = pytestconfig.pluginmanager.get_plugin("terminalreporter")
     capture = pytestconfig.pluginmanager.get_plugin("capturemanager")
-    proc = subprocess.Popen(
-        ["bash", str(INSTALL_SCRIPT)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    assert proc.stdout is not None and proc.stderr is not None
     errors = []
-    for line in proc.stderr:
-        errors.append(line)
-        if line.startswith("install-kustomize:") and reporter and capture:
-            with capture.global_and_fixture_disabled():
-                reporter.write_line(line.rstrip())
-    path = proc.stdout.read()
-    if proc.wait() != 0:
+    with subprocess.Popen(  # the context closes both pipes (a ResourceWarning otherwise)
+        ["bash", str(INSTALL_SCRIPT)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
+        for line in proc.stderr:
+            errors.append(line)
+            if line.startswith("install-kustomize:") and reporter and capture:
+                with capture.global_and_fixture_disabled():
+                    reporter.write_line(line.rstrip())
+        path = proc.stdout.read()
+    if proc.returncode != 0:
         pytest.fail(f"cannot install kustomize:\n{''.join(errors)[-4000:]}", pytrace=False)
     return Path(path.strip().splitlines()[-1])
 

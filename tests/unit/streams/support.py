@@ -44,6 +44,7 @@ _ENV = {
     "SWITCHBOARD_APP_ID": "switchboard",
     "SWITCHBOARD_PARTITIONS": "8",
     "SWITCHBOARD_DEDUPE_WINDOW_S": "3600",
+    "SWITCHBOARD_DIRECT_DELIVERY": "true",  # its unit tests need it registered
 }
 _saved = {name: os.environ.get(name) for name in _ENV}
 os.environ.update(_ENV)

@@ -52,8 +52,8 @@ class WorkerSettings(SharedSettings, BaseSettings):
     rebuild_forwarded_below: dict[int, int] = {}
     # raw-notifications processed from the consumer's fetch loop (streams.consumer), not
     # through Faust's stream: same order, acks and commits, ~40 % less CPU per event.
-    # Off by default: under load, a two-worker SIGKILL scenario forwarded 16 records twice
-    # and a one-worker SIGKILL test stalled a partition with it on, causes not yet found.
+    # Off by default: under heavy CI load, SIGKILL tests failed with it on (16 records
+    # forwarded twice; a stalled partition) and, less often, with it off; causes not found.
     direct_delivery: bool = False
 
     def rocksdb_options(self) -> dict[str, int]:

@@ -53,9 +53,10 @@ redrives = Redrives(deduper)  # dead letters published again (streams.redrive)
 async def route_notifications(stream: faust.StreamT[bytes]) -> None:
     """Route each raw notification once to its per-type topic and apply it to the tables.
 
-    With direct delivery on (the default) the consumer hands raw-notifications to the
-    same three steps from its fetch loop instead (streams.consumer), and this agent only
-    holds the subscription: nothing reaches its stream."""
+    With direct delivery on (SWITCHBOARD_DIRECT_DELIVERY) the consumer hands
+    raw-notifications to the same three steps from its fetch loop instead
+    (streams.consumer), and this agent only holds the subscription: nothing reaches its
+    stream."""
     async for event in stream.events():
         await prepare(event.message)
         process_message(event.message)
@@ -69,7 +70,8 @@ async def prepare(message: Message) -> None:
 
 
 def process_message(message: Message) -> None:
-    handle(source_record(message))
+    if app.stepping_consumer.processing(message):  # in offset order, once (streams.positions)
+        handle(source_record(message))
 
 
 async def ship_due() -> None:
@@ -251,6 +253,7 @@ def _text(value: bytes | None) -> str | None:
     return None if value is None else value.decode(errors="replace")
 
 
+app.stepping_consumer.without_holes(raw_notifications_topic.get_topic_name())
 if settings.direct_delivery:
     app.stepping_consumer.deliver_directly(
         raw_notifications_topic.get_topic_name(), prepare, process_message, ship_due

@@ -25,6 +25,14 @@ and passes the result straight to `self.wait_first` as its first argument, and n
 else on the consumer calls wait_first with it (streams.faustfence; its canaries in
 tests/unit/streams/test_faustfence.py fail if an upgrade changes them).
 
+Order without holes. raw-notifications is registered with `without_holes`: the fetch
+loop hands over its records, on both paths, only from this generation, after Faust's
+seek at the end of the rebalance, and in offset order from the committed offset
+(streams.positions); a record past a hole is dropped and its partition sought back, and
+so is a partition whose queued records Faust emptied. The agent checks the order again
+before it processes a record. Without this, records handed over around a rebalance were
+lost and committed past (streams.positions says how).
+
 Direct delivery. A topic registered with `deliver_directly` (raw-notifications, by
 streams.agents) skips the conductor, the stream's queue and the stream iterator: its
 messages are processed in the fetch loop, one after the other in fetch order, and acked
@@ -42,11 +50,7 @@ guarantees is kept, here:
 - rebalances: while Faust suspends the flow (partitions being revoked) delivery waits,
   as the conductor does. Nothing of a new assignment is processed before Faust's
   recovery has sought its partitions to their committed offsets (`perform_seek`, at the
-  end of every rebalance): Faust resumes the stream partitions a moment before that
-  seek, and a message processed in between would be fetched and processed again after
-  it, forwarded twice (its output marks were read before either). Faust's own stream
-  path has the same window; a message fetched under an earlier generation is not processed
-  (Faust's stream skips those too), nor one of a partition this worker does not hold
+  end of every rebalance; see above), nor one of a partition this worker does not hold
   any more (Faust's stream would process it, after the new owner read its output
   marks: a repeated output): after the assignment, Faust seeks to the committed
   offsets and the message is fetched again;
@@ -59,21 +63,25 @@ monitor's `stream_inbound_time`: public names of Faust, relied on all the same, 
 tests/unit/streams/test_faustfence.py has a canary for them too.
 """
 
+import asyncio
 import inspect
+import logging
 import time
 import types
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import Any, cast
 
-from faust.types import Message
+from faust.types import TP, Message
 from mode.services import WaitArgT, WaitResults
 
-from streams.faustfence import FencedConsumer
+from streams.faustfence import FencedConsumer, committed_offset
+from streams.positions import Positions, Take
 
 Callback = Callable[[Message], Awaitable[None]]
 Prepare = Callable[[Message], Awaitable[None]]  # before processing; may wait (output marks)
 Process = Callable[[Message], None]  # synchronous, never raises for a record
 After = Callable[[], Awaitable[None]]  # after the ack; may wait (shipping batches)
+log = logging.getLogger(__name__)
 
 
 class _Delivered:
@@ -139,18 +147,92 @@ class SteppingConsumer(FencedConsumer):
         # Before FencedConsumer's __init__, which wraps the callback with hand_over.
         self._direct: dict[str, tuple[Prepare, Process, After]] = {}
         self._sought: int | None = None  # the generation whose partitions were sought
+        self._seeks: set[asyncio.Task[None]] = set()
         super().__init__(*args, **kwargs)
 
     def hand_over(self, callback: Callback) -> Callable[[Message], Awaitable[Any]]:
         return stepping(self._routed(callback))
 
+    def without_holes(self, topic: str) -> None:
+        """`topic` (its cluster name) has no holes: its records are handed over and
+        processed in offset order, each once per assignment (streams.positions)."""
+        self.gapless[topic] = Positions()
+
     async def perform_seek(self) -> None:
         """Faust's seek of every assigned partition to its committed offset, which its
         recovery does at the end of every rebalance; then this generation's messages
-        may be processed (see _deliver)."""
+        may be handed over, from those offsets (see _takes)."""
         generation = self.app.consumer_generation_id
         await super().perform_seek()
+        assigned = self.assignment()
+        for topic, positions in self.gapless.items():
+            positions.sought(
+                {tp.partition: committed_offset(self, tp) for tp in assigned if tp.topic == topic}
+            )
         self._sought = generation
+
+    def processing(self, message: Message) -> bool:
+        """Whether the agent processes `message` now: the next offset of its partition
+        (True), or one processed already (False). A later one means records were lost
+        between the fetch loop and the agent: the partition is sought back to them."""
+        positions = self.gapless.get(message.topic)
+        if positions is None:
+            return True
+        decision = positions.process(message.partition, message.offset)
+        if decision is Take.HOLE:
+            next_one = positions.processed_next(message.partition)
+            self._rewind(message.tp, positions, next_one, message)
+        return decision is Take.YES
+
+    def on_queues_cleared(self) -> None:
+        """Records handed over to the agent's stream and not processed are gone: the fetch
+        loop hands them over again, from the first one."""
+        for topic, positions in self.gapless.items():
+            for partition, offset in positions.queues_cleared().items():
+                self._rewind(TP(topic, partition), positions, offset)
+
+    def _takes(self, message: Message, positions: Positions) -> bool:
+        """Whether the fetch loop hands `message` over: of this generation, after its
+        seek, and the next offset of its partition; a later one means a hole."""
+        generation = self.app.consumer_generation_id
+        if message.generation_id != generation or self._sought != generation:
+            return False  # fetched before a rebalance or before its seek: fetched again
+        decision = positions.hand_over(message.partition, message.offset)
+        if decision is Take.HOLE:
+            self._rewind(message.tp, positions, positions.read_offset(message.partition), message)
+        return decision is Take.YES
+
+    def _rewind(
+        self, tp: TP, positions: Positions, offset: int | None, seen: Message | None = None
+    ) -> None:
+        """Seek `tp` back to `offset`, once: the later records already fetched are dropped
+        until `offset` comes again. `seen`: the record that showed the hole."""
+        if offset is None or not positions.rewind(tp.partition, offset):
+            return
+        log.warning(
+            "records missing: partition sought back",
+            extra={
+                "fields": {
+                    "topic": tp.topic,
+                    "partition": tp.partition,
+                    "sought": offset,
+                    "seen": None if seen is None else seen.offset,
+                }
+            },
+        )
+        task = asyncio.ensure_future(self._seek_back(tp, positions, offset))
+        self._seeks.add(task)
+        task.add_done_callback(self._seeks.discard)
+
+    async def _seek_back(self, tp: TP, positions: Positions, offset: int) -> None:
+        try:
+            await self.seek(tp, offset)
+            positions.sought_back(tp.partition, offset)
+        except Exception as exc:  # revoked meanwhile: the next assignment seeks it anyway
+            log.info(
+                "seek back not done",
+                extra={"fields": {"partition": tp.partition, "reason": repr(exc)}},
+            )
 
     def deliver_directly(
         self, topic: str, prepare: Prepare, process: Process, after: After
@@ -162,7 +244,12 @@ class SteppingConsumer(FencedConsumer):
     def _routed(self, conductor: Callback) -> Callback:
         direct = self._direct
 
+        gapless = self.gapless
+
         async def on_message(message: Message) -> None:
+            positions = gapless.get(message.topic)
+            if positions is not None and not self._takes(message, positions):
+                return
             found = direct.get(message.topic)
             if found is None:
                 await conductor(message)
@@ -178,9 +265,6 @@ class SteppingConsumer(FencedConsumer):
         flow = app.flow_control
         if not flow.is_active():
             await flow.acquire()  # partitions being revoked: wait, as the conductor does
-        generation = app.consumer_generation_id
-        if message.generation_id != generation or self._sought != generation:
-            return  # fetched before a rebalance, or before its seek: read again after it
         await prepare(message)
         if (
             message.generation_id != app.consumer_generation_id

@@ -13,6 +13,10 @@ upgrade that changes one fails there, naming it, instead of somewhere downstream
     Consumer._commit_offsets                     awaits app.producer.flush() before it
                                                  commits: the at-least-once guarantee
     Consumer._committed_offset                   the offsets last committed (streams.lag)
+    Consumer._read_offset, _add_gap              the fetch loop's positions and its gap
+                                                 acks: not used for a topic without holes
+                                                 (streams.positions)
+    FlowControlEvent.clear                       resume() empties the streams' queues
     Producer._settings_extra                     extra AIOKafkaProducer arguments
     Producer._ensure_producer, _producer         the aiokafka producer, once started
     Producer.buffer                              Faust's own queue of sends
@@ -24,6 +28,7 @@ The table store is chosen once, from the store URL, when the app is built: Table
 has a RocksDB and a memory implementation, and code above it never asks which it has.
 """
 
+from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
@@ -34,26 +39,70 @@ import rocksdict
 from aiokafka import AIOKafkaProducer
 from faust.stores import memory, rocksdb
 from faust.transport.drivers.aiokafka import Consumer, Producer
-from faust.types import ConsumerT, Message, ProducerT, TableT
+from faust.types import TP, ConsumerT, Message, ProducerT, TableT
 from faust.web import Web
+
+from streams.positions import Positions
 
 Value = dict[str, Any]
 Table = TableT[Any, Any]
 OFFSET_KEY: bytes = rocksdb.Store.offset_key  # the persisted offset, next to the rows
 
 
+class ReadOffsets(defaultdict[TP, int | None]):
+    """The fetch loop's read offsets (it hands over a record at or above its partition's,
+    and drops one below): for a topic without holes, the offsets of its Positions, which
+    Faust does not write; Faust's own for the other topics."""
+
+    def __init__(self, gapless: Mapping[str, Positions]) -> None:
+        super().__init__(lambda: None)
+        self._gapless = gapless
+
+    def __getitem__(self, tp: TP) -> int | None:
+        positions = self._gapless.get(tp.topic)
+        if positions is not None:
+            return positions.read_offset(tp.partition)
+        return super().__getitem__(tp)
+
+    def __setitem__(self, tp: TP, offset: int | None) -> None:
+        if tp.topic not in self._gapless:
+            super().__setitem__(tp, offset)
+
+
 class FencedConsumer(Consumer):
     """Faust's aiokafka consumer whose fetch loop hands messages over through
-    `hand_over(callback)` (the identity here)."""
+    `hand_over(callback)` (the identity here), and which keeps the positions of the
+    topics in `gapless` itself (streams.positions)."""
+
+    gapless: dict[str, Positions]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.gapless = {}
         super().__init__(*args, **kwargs)
         self.callback = self.hand_over(self.callback)
+        self._read_offset = ReadOffsets(self.gapless)
+        flow = self.app.flow_control
+        clear = flow.clear
+
+        def clear_queues() -> None:
+            clear()
+            self.on_queues_cleared()
+
+        flow.clear = clear_queues  # type: ignore[method-assign]  # resume() calls self.clear()
 
     def hand_over(
         self, callback: Callable[[Message], Awaitable[None]]
     ) -> Callable[[Message], Awaitable[Any]]:
         return callback
+
+    def on_queues_cleared(self) -> None:
+        """Faust emptied the streams' queues (app.flow_control), what they held is gone."""
+
+    async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
+        # A gap of a compacted topic is acked, so that commits pass over it. In a topic
+        # without holes the records are missing, not gone: never ack them.
+        if tp.topic not in self.gapless:
+            await super()._add_gap(tp, offset_from, offset_to)
 
     def stopped_or_crashed(self) -> bool:
         """What Service.wait_first checks before it answers."""

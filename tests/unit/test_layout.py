@@ -32,6 +32,10 @@ KNOWN_PRIVATE_WRITES = {
     ("tests/unit/streams/test_consumer.py", "_acked_index"),
     ("tests/unit/streams/test_consumer.py", "_active_tps"),
     ("tests/unit/streams/test_consumer.py", "_direct"),
+    # ...and Faust's commit and fetch bookkeeping the worker's positions stand in for.
+    ("tests/unit/streams/test_consumer.py", "_committed_offset"),
+    ("tests/unit/streams/test_consumer.py", "_read_offset"),
+    ("tests/unit/streams/test_consumer.py", "_gap"),
     # The fence's canaries: what Producer.on_start sets, and a database Faust opened.
     ("tests/unit/streams/test_faustfence.py", "_producer"),
     ("tests/unit/streams/test_store_rocksdb.py", "_dbs"),

@@ -128,19 +128,43 @@ class _Steps:
 
 @pytest.fixture
 def acking() -> Iterator[SteppingConsumer]:
-    """The worker's consumer, with acks on for the test topic (as for an agent's topic)."""
+    """The worker's consumer, with acks on for the test topic (as for an agent's topic),
+    the topic without holes, its partition 3 held and sought to offset 5."""
     consumer = app.stepping_consumer
+    tp = TP("direct-test", 3)
     acking_topics = app.topics.acking_topics
     acking_topics.add("direct-test")
     held = _assignor()._active_tps
-    held.add(TP("direct-test", 3))
+    held.add(tp)
+    consumer.without_holes("direct-test")
+    consumer.gapless["direct-test"].sought({3: 5})
     sought, consumer._sought = consumer._sought, app.consumer_generation_id
     yield consumer
     consumer._sought = sought
-    held.discard(TP("direct-test", 3))
+    consumer.gapless.pop("direct-test")
+    consumer._direct.pop("direct-test", None)
+    held.discard(tp)
     acking_topics.discard("direct-test")
-    consumer._acked.pop(TP("direct-test", 3), None)
-    consumer._acked_index.pop(TP("direct-test", 3), None)
+    consumer._acked.pop(tp, None)
+    consumer._acked_index.pop(tp, None)
+    consumer._gap.pop(tp, None)
+
+
+async def _fetched(consumer: SteppingConsumer, message: Message) -> None:
+    """What the fetch loop does with a message: the hand-over, awaited."""
+    await consumer.callback(message)
+
+
+@pytest.fixture
+def seeks(acking: SteppingConsumer, monkeypatch: pytest.MonkeyPatch) -> list[tuple[TP, int]]:
+    """The seeks the consumer makes (none reaches a broker)."""
+    made: list[tuple[TP, int]] = []
+
+    async def seek(self: SteppingConsumer, tp: TP, offset: int) -> None:
+        made.append((tp, offset))
+
+    monkeypatch.setattr(SteppingConsumer, "seek", seek)
+    return made
 
 
 async def test_direct_delivery_acks_a_message_only_after_it_is_processed(
@@ -158,9 +182,11 @@ async def test_direct_delivery_skips_a_message_of_an_earlier_generation(
     acking: SteppingConsumer,
 ) -> None:
     steps = _Steps(acking)
+    acking.deliver_directly("direct-test", steps.prepare, steps.process, steps.after)
     message = _message(generation=app.consumer_generation_id - 1)
-    await acking._deliver(message, steps.prepare, steps.process, steps.after)
+    await _fetched(acking, message)
     assert steps.seen == [] and not message.acked  # read again after the seek
+    assert acking.gapless["direct-test"].read_offset(3) == 5  # still the next one
 
 
 async def test_direct_delivery_skips_a_message_of_a_partition_no_longer_held(
@@ -173,23 +199,94 @@ async def test_direct_delivery_skips_a_message_of_a_partition_no_longer_held(
     assert steps.seen == ["prepare 5"] and not message.acked
 
 
-async def test_direct_delivery_processes_nothing_of_a_generation_before_its_seek(
+async def test_nothing_of_a_generation_is_handed_over_before_its_seek(
     acking: SteppingConsumer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     steps = _Steps(acking)
+    acking.deliver_directly("direct-test", steps.prepare, steps.process, steps.after)
     acking._sought = app.consumer_generation_id - 1  # assigned; recovery has not sought yet
     early = _message(offset=5)
-    await acking._deliver(early, steps.prepare, steps.process, steps.after)
+    await _fetched(acking, early)
     assert steps.seen == [] and not early.acked  # fetched again after the seek
 
     async def committed(self: SteppingConsumer) -> dict[TP, int]:
         return {}
 
     monkeypatch.setattr(SteppingConsumer, "seek_to_committed", committed)
+    monkeypatch.setattr(SteppingConsumer, "assignment", lambda self: {TP("direct-test", 3)})
+    acking._committed_offset[TP("direct-test", 3)] = 5
     await acking.perform_seek()
     again = _message(offset=5)
-    await acking._deliver(again, steps.prepare, steps.process, steps.after)
+    await _fetched(acking, again)
     assert steps.seen == ["prepare 5", "process 5", "after"] and again.acked
+
+
+async def test_a_hole_in_the_fetch_is_not_handed_over_and_the_partition_is_sought_back(
+    acking: SteppingConsumer, seeks: list[tuple[TP, int]]
+) -> None:
+    steps = _Steps(acking)
+    acking.deliver_directly("direct-test", steps.prepare, steps.process, steps.after)
+    for offset in (5, 8, 9, 6, 6, 7, 8):  # 6 and 7 missing, then fetched again; 6 twice
+        await _fetched(acking, _message(offset=offset))
+    assert [s for s in steps.seen if s.startswith("process")] == [
+        "process 5",
+        "process 6",
+        "process 7",
+        "process 8",
+    ]
+    await asyncio.sleep(0)  # the seek back runs as a task
+    assert seeks == [(TP("direct-test", 3), 6)]  # once, not once per later record
+    assert 9 not in acking._acked[TP("direct-test", 3)]
+
+
+async def test_the_fetch_loop_reads_the_positions_of_a_topic_without_holes(
+    acking: SteppingConsumer,
+) -> None:
+    tp, other = TP("direct-test", 3), TP("another", 3)
+    acking._read_offset[tp] = 40  # Faust's writes are ignored for it
+    acking._read_offset[other] = 40
+    assert acking._read_offset[tp] == 5 and acking._read_offset[other] == 40
+    await acking._add_gap(tp, 6, 20)  # never acked: those records are missing, not gone
+    await acking._add_gap(other, 6, 20)  # a compacted topic's gap is
+    assert not acking._gap[tp] and acking._gap[other]
+    acking._read_offset.pop(other)
+    acking._gap.pop(other)
+
+
+async def test_records_lost_from_the_streams_queues_are_fetched_again(
+    acking: SteppingConsumer, seeks: list[tuple[TP, int]]
+) -> None:
+    queued: list[int] = []
+
+    async def conductor(message: Message) -> None:
+        queued.append(message.offset)
+
+    routed = acking._routed(conductor)
+    for offset in (5, 6, 7):
+        await routed(_message(offset=offset))
+    assert acking.processing(_message(offset=5))  # the agent took 5; 6 and 7 queued
+    app.flow_control.clear()  # what every flow_control.resume() does
+    await asyncio.sleep(0)  # the seek back runs as a task
+    assert seeks == [(TP("direct-test", 3), 6)]
+    await routed(_message(offset=8))  # still in the fetch: dropped, no second seek
+    for offset in (6, 7, 8):
+        await routed(_message(offset=offset))
+    assert queued == [5, 6, 7, 6, 7, 8] and len(seeks) == 1
+    assert [acking.processing(_message(offset=o)) for o in (6, 7, 7, 8)] == [
+        True,
+        True,
+        False,  # processed already: not again
+        True,
+    ]
+
+
+async def test_a_record_after_a_hole_is_not_processed_by_the_agent(
+    acking: SteppingConsumer, seeks: list[tuple[TP, int]]
+) -> None:
+    assert acking.processing(_message(offset=5))
+    assert not acking.processing(_message(offset=7))  # 6 never reached the agent
+    await asyncio.sleep(0)
+    assert seeks == [(TP("direct-test", 3), 6)]
 
 
 async def test_direct_delivery_waits_while_the_flow_is_suspended(
@@ -210,7 +307,9 @@ async def test_direct_delivery_waits_while_the_flow_is_suspended(
     assert steps.seen == ["prepare 5", "process 5", "after"]
 
 
-async def test_the_routed_callback_sends_other_topics_to_the_conductor() -> None:
+async def test_the_routed_callback_sends_other_topics_to_the_conductor(
+    acking: SteppingConsumer,
+) -> None:
     calls: list[str] = []
 
     async def conductor(message: Message) -> None:

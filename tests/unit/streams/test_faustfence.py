@@ -26,6 +26,7 @@ from faust.transport.producer import ProducerBuffer
 from faust.types import TP
 from faust.types.tuples import ConsumerMessage
 from mode import Service
+from mode.utils.queues import FlowControlEvent
 
 from streams import faustfence
 from streams.app import OwnPagesOnly, app
@@ -69,9 +70,9 @@ def test_canary_our_consumer_factory_passes_what_fausts_own_passes() -> None:
     ("ours", "fausts", "overrides"),
     [
         (faustfence.FencedApp, faust.App, {"_new_consumer", "_new_producer", "_new_web"}),
-        (faustfence.FencedConsumer, faust_aiokafka.Consumer, set()),
+        (faustfence.FencedConsumer, faust_aiokafka.Consumer, {"_add_gap"}),
         (faustfence.FencedProducer, faust_aiokafka.Producer, {"_settings_extra"}),
-        (SteppingConsumer, faust_aiokafka.Consumer, {"wait_first", "perform_seek"}),
+        (SteppingConsumer, faust_aiokafka.Consumer, {"wait_first", "perform_seek", "_add_gap"}),
         (BatchingProducer, faust_aiokafka.Producer, {"flush", "_settings_extra"}),
     ],
 )
@@ -113,6 +114,45 @@ def test_canary_the_fetch_loop_hands_each_message_to_wait_first_through_self_cal
         "faust-streaming's Consumer._drain_messages no longer calls "
         "self.wait_first(callback(message), ...): review streams/consumer.py"
     )
+
+
+def test_canary_the_fetch_loop_reads_and_writes_its_positions_through_read_offset() -> None:
+    """streams.positions serves the read offsets of raw-notifications through
+    faustfence.ReadOffsets: the fetch loop must use its item methods, and only call
+    _add_gap (which FencedConsumer turns off for that topic) to ack a gap."""
+    loop_source = _code(faust_consumer.Consumer._drain_messages)
+    for bound in (
+        "get_read_offset = self._read_offset.__getitem__",
+        "set_read_offset = self._read_offset.__setitem__",
+        "await self._add_gap(tp, r_offset + 1, offset)",
+        "offset >= r_offset",
+    ):
+        assert bound in loop_source, (
+            f"faust-streaming's Consumer._drain_messages no longer has {bound!r}: the "
+            "worker's own positions (streams.positions) may not be what it hands over; "
+            "review streams/faustfence.py ReadOffsets and FencedConsumer._add_gap"
+        )
+    assert list(inspect.signature(faust_consumer.Consumer._add_gap).parameters) == [
+        "self",
+        "tp",
+        "offset_from",
+        "offset_to",
+    ]
+
+
+def test_canary_resuming_the_flow_empties_the_streams_queues_through_clear() -> None:
+    """FencedConsumer learns that queued records are gone by wrapping
+    app.flow_control.clear, which FlowControlEvent.resume calls."""
+    flow = FlowControlEvent(initially_suspended=False)
+    calls: list[str] = []
+    flow.clear = lambda: calls.append("clear")  # type: ignore[method-assign]
+    flow.resume()
+    assert calls == ["clear"], (
+        "mode's FlowControlEvent.resume no longer calls self.clear(): the worker does not "
+        "learn that the streams' queues were emptied; review FencedConsumer.__init__"
+    )
+    app.flow_control.clear()  # the worker's own, wrapped: still empties its queues
+    assert isinstance(app.stepping_consumer.gapless, dict)
 
 
 def test_canary_nothing_else_on_the_consumer_calls_wait_first() -> None:

@@ -220,11 +220,14 @@ class SteppingConsumer(FencedConsumer):
                 }
             },
         )
-        task = asyncio.ensure_future(self._seek_back(tp, positions, offset))
+        generation = self.app.consumer_generation_id
+        task = asyncio.ensure_future(self._seek_back(tp, positions, offset, generation))
         self._seeks.add(task)
         task.add_done_callback(self._seeks.discard)
 
-    async def _seek_back(self, tp: TP, positions: Positions, offset: int) -> None:
+    async def _seek_back(self, tp: TP, positions: Positions, offset: int, generation: int) -> None:
+        if self.app.consumer_generation_id != generation or self._sought != generation:
+            return  # a rebalance came first: its seek put the partition where it belongs
         try:
             await self.seek(tp, offset)
             positions.sought_back(tp.partition, offset)

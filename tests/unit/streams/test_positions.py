@@ -67,6 +67,11 @@ def test_every_offset_is_processed_once_and_in_order_whatever_the_fetch_does(
     seeks: list[int] = []
     stale: list[int] = []
 
+    def rewind(to: int | None) -> None:
+        assert to is not None
+        if positions.rewind(0, to):
+            seeks.append(to)
+
     def fetch(offset: int) -> None:
         if offset >= end:
             return
@@ -74,10 +79,7 @@ def test_every_offset_is_processed_once_and_in_order_whatever_the_fetch_does(
         if decision is Take.YES:
             queue.append(offset)
         elif decision is Take.HOLE:
-            to = positions.read_offset(0)
-            assert to is not None
-            if positions.rewind(0, to):
-                seeks.append(to)
+            rewind(positions.read_offset(0))
 
     def process_one() -> None:
         if queue:
@@ -86,10 +88,7 @@ def test_every_offset_is_processed_once_and_in_order_whatever_the_fetch_does(
             if decision is Take.YES:
                 processed.append(offset)
             elif decision is Take.HOLE:
-                to = positions.processed_next(0)
-                assert to is not None
-                if positions.rewind(0, to):
-                    seeks.append(to)
+                rewind(positions.processed_next(0))
 
     def seek() -> int:
         to = seeks.pop()
@@ -112,9 +111,8 @@ def test_every_offset_is_processed_once_and_in_order_whatever_the_fetch_does(
                 process_one()
         elif action == "c":
             queue.clear()
-            for _, to in positions.queues_cleared().items():
-                if positions.rewind(0, to):
-                    seeks.append(to)
+            for to in positions.queues_cleared().values():
+                rewind(to)
         elif action == "r" and seeks:
             for offset in stale:  # a batch fetched before the seek, handed over after
                 fetch(offset)

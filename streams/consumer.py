@@ -74,7 +74,7 @@ from typing import Any, cast
 from faust.types import TP, Message
 from mode.services import WaitArgT, WaitResults
 
-from streams.faustfence import FencedConsumer, committed_offset
+from streams.faustfence import FencedConsumer, committed_offset, never_committed
 from streams.positions import Positions, Take
 
 Callback = Callable[[Message], Awaitable[None]]
@@ -182,6 +182,8 @@ class SteppingConsumer(FencedConsumer):
         if decision is Take.HOLE:
             next_one = positions.processed_next(message.partition)
             self._rewind(message.tp, positions, next_one, message)
+        if decision is not Take.YES:
+            never_committed(self, message)
         return decision is Take.YES
 
     def on_queues_cleared(self) -> None:

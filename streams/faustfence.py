@@ -17,6 +17,8 @@ upgrade that changes one fails there, naming it, instead of somewhere downstream
                                                  acks: not used for a topic without holes
                                                  (streams.positions)
     FlowControlEvent.clear                       resume() empties the streams' queues
+    Consumer._unacked_messages, Message.acked    a record dropped by the agent is never
+                                                 made committable by the stream's ack
     Producer._settings_extra                     extra AIOKafkaProducer arguments
     Producer._ensure_producer, _producer         the aiokafka producer, once started
     Producer.buffer                              Faust's own queue of sends
@@ -107,6 +109,14 @@ class FencedConsumer(Consumer):
     def stopped_or_crashed(self) -> bool:
         """What Service.wait_first checks before it answers."""
         return self._stopped.is_set() or self._crashed.is_set()
+
+
+def never_committed(consumer: Any, message: Message) -> None:
+    """Done with `message` without making its offset committable: Faust's stream acks
+    every event it took once the agent moves on, and a record the agent dropped as out
+    of order (streams.positions) comes again and is committed then."""
+    message.acked = True  # Message.ack and Consumer.ack do nothing for an acked message
+    consumer._unacked_messages.discard(message)  # nothing left to wait for at a rebalance
 
 
 def committed_offset(consumer: Any, tp: Any) -> int | None:

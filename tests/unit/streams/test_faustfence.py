@@ -24,7 +24,7 @@ from faust.transport import consumer as faust_consumer
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.transport.producer import ProducerBuffer
 from faust.types import TP
-from faust.types.tuples import ConsumerMessage
+from faust.types.tuples import ConsumerMessage, Message
 from mode import Service
 from mode.utils.queues import FlowControlEvent
 
@@ -153,6 +153,17 @@ def test_canary_resuming_the_flow_empties_the_streams_queues_through_clear() -> 
     )
     app.flow_control.clear()  # the worker's own, wrapped: still empties its queues
     assert isinstance(app.stepping_consumer.gapless, dict)
+
+
+def test_canary_an_acked_message_is_not_acked_again() -> None:
+    """faustfence.never_committed marks a dropped record acked so that the stream's ack
+    of it does nothing, and forgets it among the messages a rebalance waits for."""
+    assert "if not self.acked" in _code(Message.ack), (
+        "faust-streaming's Message.ack no longer checks acked first: a record the agent "
+        "dropped may become committable; review faustfence.never_committed"
+    )
+    assert "if not message.acked" in _code(faust_consumer.Consumer.ack)
+    assert "self._unacked_messages.add(message)" in _code(faust_consumer.Consumer.track_message)
 
 
 def test_canary_nothing_else_on_the_consumer_calls_wait_first() -> None:

@@ -166,9 +166,16 @@ class SteppingConsumer(FencedConsumer):
         await super().perform_seek()
         assigned = self.assignment()
         for topic, positions in self.gapless.items():
-            positions.sought(
-                {tp.partition: committed_offset(self, tp) for tp in assigned if tp.topic == topic}
-            )
+            committed = {tp: committed_offset(self, tp) for tp in assigned if tp.topic == topic}
+            # Without a commit yet, Faust's seek leaves a partition where its fetch got to,
+            # and the fetch loop dropped what it fetched while recovery paused it: start
+            # it from the log's first record, which is what auto_offset_reset=earliest means.
+            fresh = [tp for tp, offset in committed.items() if offset is None]
+            if fresh:
+                for tp, first in (await self.earliest_offsets(*fresh)).items():
+                    await self.seek(tp, first)
+                    committed[tp] = first
+            positions.sought({tp.partition: offset for tp, offset in committed.items()})
         self._sought = generation
 
     def processing(self, message: Message) -> bool:

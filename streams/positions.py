@@ -10,15 +10,19 @@ records on the way, and Faust's fetch loop can lose some around a rebalance:
 - every app.flow_control.resume() empties the streams' queues (mode's FlowControlEvent),
   records already handed over included, and recovery resumes the flow after that seek;
 - the fetch loop takes a record past a hole for a gap of a compacted topic and acks the
-  hole (Consumer._add_gap), so the next commit passes over records never processed.
+  hole (Consumer._add_gap), so the next commit passes over records never processed;
+- the fetch loop drops the records it fetched for a partition that recovery paused, and
+  Faust's seek does not move a partition that has no committed offset yet: its first
+  records were lost (a worker killed before its first commit, system scenario 2).
 
 Seen in the SIGKILL tests: 45 records of one partition skipped and committed, their
 deltas lost. So for these partitions the worker keeps its own positions: the next offset
 the fetch loop may hand over (`handed`) and the next one the agent processes
 (`processed`), both set to the committed offset when Faust seeks at the end of a
-rebalance. A record below `handed` was handed over already and is dropped; one above it
-is a hole, and the partition is sought back to `handed` (a "rewind"); the fetch loop's
-own read offsets and gaps are not used for them (streams.faustfence).
+rebalance (without one, to the log's first offset: streams.consumer seeks there). A
+record below `handed` was handed over already and is dropped; one above it is a hole,
+and the partition is sought back to `handed` (a "rewind"); the fetch loop's own read
+offsets and gaps are not used for them (streams.faustfence).
 """
 
 from dataclasses import dataclass, field

@@ -14,6 +14,7 @@ from mode.utils.queues import FlowControlEvent
 from streams import agents, topics
 from streams.app import app
 from streams.consumer import DELIVERED, SteppingConsumer, stepping
+from streams.positions import Take
 
 
 async def test_a_hand_over_that_does_not_wait_is_delivered_at_once() -> None:
@@ -219,6 +220,29 @@ async def test_nothing_of_a_generation_is_handed_over_before_its_seek(
     again = _message(offset=5)
     await _fetched(acking, again)
     assert steps.seen == ["prepare 5", "process 5", "after"] and again.acked
+
+
+async def test_a_partition_without_a_commit_starts_at_its_first_record(
+    acking: SteppingConsumer, seeks: list[tuple[TP, int]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Faust's seek leaves an uncommitted partition where its fetch got to, past what the
+    fetch loop dropped while recovery paused it: the worker seeks it to the log start."""
+    tp = TP("direct-test", 3)
+
+    async def committed(self: SteppingConsumer) -> dict[TP, int]:
+        return {}
+
+    async def earliest(self: SteppingConsumer, *tps: TP) -> dict[TP, int]:
+        return dict.fromkeys(tps, 2)
+
+    monkeypatch.setattr(SteppingConsumer, "seek_to_committed", committed)
+    monkeypatch.setattr(SteppingConsumer, "earliest_offsets", earliest)
+    monkeypatch.setattr(SteppingConsumer, "assignment", lambda self: {tp})
+    acking._committed_offset.pop(tp, None)
+    await acking.perform_seek()
+    assert seeks == [(tp, 2)]
+    assert acking.gapless["direct-test"].read_offset(3) == 2
+    assert acking.gapless["direct-test"].hand_over(3, 67) is Take.HOLE  # not a start
 
 
 async def test_a_hole_in_the_fetch_is_not_handed_over_and_the_partition_is_sought_back(

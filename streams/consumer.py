@@ -147,6 +147,7 @@ class SteppingConsumer(FencedConsumer):
         # Before FencedConsumer's __init__, which wraps the callback with hand_over.
         self._direct: dict[str, tuple[Prepare, Process, After]] = {}
         self._sought: int | None = None  # the generation whose partitions were sought
+        self._spared: int | None = None  # the generation whose changelog records were kept
         self._seeks: set[asyncio.Task[None]] = set()
         super().__init__(*args, **kwargs)
 
@@ -192,6 +193,20 @@ class SteppingConsumer(FencedConsumer):
         if decision is not Take.YES:
             never_committed(self, message)
         return decision is Take.YES
+
+    def spares_changelogs(self) -> bool:
+        """Once per generation, when the flow resumes after Faust's seek of this
+        generation (Recovery.on_recovery_completed): the standby records queued by then
+        were fetched after Faust sought the standby partitions, and are kept."""
+        generation = self.app.consumer_generation_id
+        if not (
+            self.app.flow_control.is_active()
+            and self._sought == generation
+            and self._spared != generation
+        ):
+            return False
+        self._spared = generation
+        return True
 
     def on_queues_cleared(self) -> None:
         """Records handed over to the agent's stream and not processed are gone: the fetch

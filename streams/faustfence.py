@@ -16,7 +16,8 @@ upgrade that changes one fails there, naming it, instead of somewhere downstream
     Consumer._read_offset, _add_gap              the fetch loop's positions and its gap
                                                  acks: not used for a topic without holes
                                                  (streams.positions)
-    FlowControlEvent.clear                       resume() empties the streams' queues
+    FlowControlEvent.clear                       resume() empties the streams' queues,
+                                                 the tables' changelog_queue included
     Consumer._unacked_messages, Message.acked    a record dropped by the agent is never
                                                  made committable by the stream's ack
     Producer._settings_extra                     extra AIOKafkaProducer arguments
@@ -40,6 +41,7 @@ import orjson
 import rocksdict
 from aiokafka import AIOKafkaProducer
 from faust.stores import memory, rocksdb
+from faust.tables.manager import TableManager
 from faust.transport.drivers.aiokafka import Consumer, Producer
 from faust.types import TP, ConsumerT, Message, ProducerT, TableT
 from faust.web import Web
@@ -71,6 +73,12 @@ class ReadOffsets(defaultdict[TP, int | None]):
             super().__setitem__(tp, offset)
 
 
+def _changelog_queue(app: Any) -> Any:
+    """The one queue of changelog records for recovery (TableManager.changelog_queue)."""
+    tables: TableManager = app.tables
+    return tables.changelog_queue
+
+
 class FencedConsumer(Consumer):
     """Faust's aiokafka consumer whose fetch loop hands messages over through
     `hand_over(callback)` (the identity here), and which keeps the positions of the
@@ -87,7 +95,11 @@ class FencedConsumer(Consumer):
         clear = flow.clear
 
         def clear_queues() -> None:
+            kept = self._changelog_events_kept()
             clear()
+            changelogs = _changelog_queue(self.app)
+            for event in kept:
+                changelogs.put_nowait(event)
             self.on_queues_cleared()
 
         flow.clear = clear_queues  # type: ignore[method-assign]  # resume() calls self.clear()
@@ -99,6 +111,23 @@ class FencedConsumer(Consumer):
 
     def on_queues_cleared(self) -> None:
         """Faust emptied the streams' queues (app.flow_control), what they held is gone."""
+
+    def spares_changelogs(self) -> bool:
+        """Whether the queues about to be emptied keep the changelog records (False)."""
+        return False
+
+    def _changelog_events_kept(self) -> list[Any]:
+        """The changelog records queued for recovery, in order, when spares_changelogs():
+        the last flow_control.resume() of a rebalance comes after Faust started reading
+        the standby partitions, so emptying the queue then would drop their records for
+        good (recovery's offsets pass over them, and no seek reads them again)."""
+        if not self.spares_changelogs():
+            return []
+        queue = _changelog_queue(self.app)
+        kept = []
+        while not queue.empty():
+            kept.append(queue.get_nowait())
+        return kept
 
     async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
         # A gap of a compacted topic is acked, so that commits pass over it. In a topic

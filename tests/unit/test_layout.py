@@ -36,6 +36,7 @@ KNOWN_PRIVATE_WRITES = {
     ("tests/unit/streams/test_consumer.py", "_committed_offset"),
     ("tests/unit/streams/test_consumer.py", "_read_offset"),
     ("tests/unit/streams/test_consumer.py", "_gap"),
+    ("tests/unit/streams/test_consumer.py", "_spared"),
     # The fence's canaries: what Producer.on_start sets, and a database Faust opened.
     ("tests/unit/streams/test_faustfence.py", "_producer"),
     ("tests/unit/streams/test_store_rocksdb.py", "_dbs"),

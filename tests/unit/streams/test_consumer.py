@@ -364,3 +364,35 @@ def test_the_worker_delivers_raw_notifications_directly() -> None:
         agents.process_message,
         agents.ship_due,
     )
+
+
+def test_the_resume_after_the_seek_keeps_the_standby_records_queued(
+    acking: SteppingConsumer,
+) -> None:
+    """Recovery's last flow_control.resume() comes after Faust started reading the
+    standby partitions: their queued records are kept, once; any other clear drops them."""
+    queue = app.tables.changelog_queue  # type: ignore[attr-defined]
+    flow = app.flow_control
+    was_active = flow.is_active()
+    spared = acking._spared
+    try:
+        flow.resume()  # the rebalance's resume after the seek (acking: sought this generation)
+        queue.put_nowait("standby record 1")
+        queue.put_nowait("standby record 2")
+        acking._spared = None
+        flow.clear()
+        assert [queue.get_nowait(), queue.get_nowait()] == ["standby record 1", "standby record 2"]
+        queue.put_nowait("standby record 3")
+        flow.clear()  # a second clear in the same generation: not spared again
+        assert queue.empty()
+        acking._spared = None
+        queue.put_nowait("standby record 4")
+        flow.suspend()  # partitions being revoked: everything queued is dropped
+        flow.clear()
+        assert queue.empty()
+    finally:
+        acking._spared = spared
+        if was_active:
+            flow.resume()
+        else:
+            flow.suspend()

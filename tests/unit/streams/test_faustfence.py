@@ -19,6 +19,7 @@ from faust import streams as faust_streams
 from faust.assignor import PartitionAssignor
 from faust.exceptions import NotReady
 from faust.stores import memory, rocksdb
+from faust.tables.manager import TableManager
 from faust.tables.recovery import Recovery
 from faust.transport import consumer as faust_consumer
 from faust.transport.drivers import aiokafka as faust_aiokafka
@@ -150,6 +151,11 @@ def test_canary_resuming_the_flow_empties_the_streams_queues_through_clear() -> 
     assert calls == ["clear"], (
         "mode's FlowControlEvent.resume no longer calls self.clear(): the worker does not "
         "learn that the streams' queues were emptied; review FencedConsumer.__init__"
+    )
+    changelogs = TableManager.changelog_queue.fget(app.tables)  # type: ignore[attr-defined]
+    assert changelogs._clear_on_resume and changelogs in app.flow_control._queues, (
+        "the tables' changelog_queue is no longer emptied by flow_control: review "
+        "FencedConsumer._changelog_events_kept"
     )
     app.flow_control.clear()  # the worker's own, wrapped: still empties its queues
     assert isinstance(app.stepping_consumer.gapless, dict)

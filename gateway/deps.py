@@ -8,7 +8,7 @@ cost them more than the rest of their work. The service routes (/readyz, /metric
 collaborators from create_app(settings, publisher=...).
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -20,6 +20,7 @@ from gateway.errors import AuthenticationError
 from gateway.intake import NotificationRequest
 from gateway.metrics import GatewayMetrics
 from gateway.publisher import Publisher
+from gateway.readiness import ReadinessLog
 from schemas.tenantregistry import TenantRegistry
 from schemas.tenants import Tenant, TenantDirectory
 
@@ -32,6 +33,7 @@ class Gateway:
     verifier: JwtVerifier
     admission: Admission
     metrics: GatewayMetrics
+    readiness: ReadinessLog = field(default_factory=ReadinessLog)
 
 
 @dataclass(frozen=True)

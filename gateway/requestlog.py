@@ -3,7 +3,8 @@
 One line per answer worth a line (logger `gateway.requests`, msg the outcome):
 
     5xx           always, level error: a publish failure is a 503 whose problem says why
-                  (kafka-unavailable, publish-timeout)
+                  (kafka-unavailable, publish-timeout); but not /readyz's 503, whose
+                  changes gateway.readiness logs instead of every probe
     4xx, 499      level warning, at most `refusals_per_s` lines a second per process
                   (SWITCHBOARD_LOG_REFUSALS_PER_S); the others are counted and the count
                   is logged in one line when that second is over, so a flood of bad
@@ -94,6 +95,8 @@ class RequestLog:
         self.refusals = refusals
 
     def answered(self, scope: Scope, state: dict[str, Any], status: int, ms: float) -> None:
+        if state.get("logged"):  # the route logged what matters itself (gateway.readiness)
+            return
         if 400 <= status < 500:
             if not self.refusals.take():
                 if self.refusals.suppressed == 1:  # the first this second: report it later

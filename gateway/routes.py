@@ -128,10 +128,13 @@ async def healthz() -> dict[str, str]:
 async def readyz(request: Request, gateway: GatewayDep) -> Response:
     publisher = gateway.publisher
     if publisher.ready():
+        gateway.readiness.observe(True, "")
         return Response(b'{"status":"ready"}', media_type="application/json")
+    reason = publisher.not_ready_reason()
+    gateway.readiness.observe(False, reason)
+    request.state.logged = True  # by gateway.readiness, when it changed
     retry = gateway.settings.unavailable_retry_after_s
-    error = KafkaUnavailableError(publisher.not_ready_reason(), retry)
-    return error_response(error, request.state.request_id)
+    return error_response(KafkaUnavailableError(reason, retry), request.state.request_id)
 
 
 @service_router.get("/metrics", summary="Prometheus metrics", response_class=Response)

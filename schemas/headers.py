@@ -4,6 +4,7 @@ The gateway sets them on `raw-notifications`; the stream workers carry them over
 per-type topics and add DEAD_LETTER_REASON / conflict headers where they apply.
 """
 
+import re
 from typing import Final
 
 TENANT: Final = "tenant"
@@ -19,7 +20,7 @@ TRACEPARENT: Final = "traceparent"
 # what its outputs already hold (streams.watermarks); consumers may use it to order too.
 SOURCE_OFFSET: Final = "source-offset"
 DEAD_LETTER_REASON: Final = "dead-letter-reason"
-DEAD_LETTER_SOURCE: Final = "dead-letter-source"  # "topic/partition/offset" of the bad record
+DEAD_LETTER_SOURCE: Final = "dead-letter-source"  # position() of the bad record
 # On a dead letter whose original value (and headers) would not fit the topic: their size
 # in bytes. The record is then only the reason and the source position: read the original
 # from raw-notifications there.
@@ -42,6 +43,28 @@ DEAD_LETTER_KINDS: Final = (
 # redrive's own time. The tables order a redrive by its original offset (streams.redrive).
 REDRIVE_SOURCE: Final = "redrive-source"
 REDRIVE_RECEIVED_AT: Final = "redrive-received-at"
+
+# The value of DEAD_LETTER_SOURCE and REDRIVE_SOURCE. A Kafka topic name has no "/";
+# the topic is read as all before the last two.
+_POSITION = re.compile(r"(.+)/(-?[0-9]+)/(-?[0-9]+)", re.ASCII)
+
+
+def position(topic: str, partition: int, offset: int) -> str:
+    """A record's position, "topic/partition/offset"."""
+    return f"{topic}/{partition}/{offset}"
+
+
+def parse_position(text: str) -> tuple[str, int, int]:
+    """(topic, partition, offset) of a position(); ValueError saying why when `text` is
+    not one (only ASCII digits, no sign, space or "_": what position() writes)."""
+    found = _POSITION.fullmatch(text)
+    if found is None:
+        raise ValueError(f"{text!r} is not topic/partition/offset")
+    topic, partition, offset = found.group(1), int(found.group(2)), int(found.group(3))
+    if partition < 0 or offset < 0:
+        raise ValueError(f"{text!r} is not topic/partition/offset: a negative number")
+    return topic, partition, offset
+
 
 SOURCE_APPLE: Final = "apple"
 SOURCE_APP: Final = "app"

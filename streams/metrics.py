@@ -97,14 +97,16 @@ def type_label(notification_type: str) -> str:
     return notification_type if known else "other"
 
 
-_by_type: dict[tuple[str, str], Counter] = {}
+# Keyed by the counter itself (compared by identity): the counters live as long as the
+# process, and two of one name in different registries stay apart.
+_by_type: dict[tuple[Counter, str], Counter] = {}
 
 
 def by_type(counter: Counter, notification_type: str) -> Counter:
     """`counter`'s child for the type's label, looked up once per (counter, label): the
     labels are bounded (type_label), and labels() costs more than the increment."""
-    key = (counter._name, type_label(notification_type))
-    child = _by_type.get(key)
+    label = type_label(notification_type)
+    child = _by_type.get((counter, label))
     if child is None:
-        child = _by_type[key] = counter.labels(key[1])
+        child = _by_type[counter, label] = counter.labels(label)
     return child

@@ -39,7 +39,7 @@ class SourceRecord:
 
     @property
     def position(self) -> str:
-        return f"{self.topic}/{self.partition}/{self.offset}"
+        return h.position(self.topic, self.partition, self.offset)
 
     def header(self, name: str) -> bytes | None:
         return next((value for key, value in self.headers if key == name), None)

@@ -67,11 +67,10 @@ def origin_of(record: SourceRecord) -> Origin | None:
         return None
     text = raw.decode(errors="replace")
     try:
-        topic, partition, offset = text.rsplit("/", 2)
-        origin = Origin(int(partition), int(offset), record.received_at_ms)
-    except ValueError:
-        detail = f"{h.REDRIVE_SOURCE} {text!r} is not topic/partition/offset"
-        raise RedriveRefusedError(detail) from None
+        topic, partition, offset = h.parse_position(text)
+    except ValueError as exc:
+        raise RedriveRefusedError(f"{h.REDRIVE_SOURCE} {exc}") from None
+    origin = Origin(partition, offset, record.received_at_ms)
     if topic != record.topic or origin.partition != record.partition:
         raise RedriveRefusedError(
             f"redriven from {text} into {record.position} (partitions added since?): "

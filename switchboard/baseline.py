@@ -19,10 +19,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 from pydantic import ValidationError
 
 from schemas.baseline import parse_baseline
+from switchboard.gatewayclient import GatewayUnreachableError, post_json
 
 PATH = "/v1/asset-baselines"
 
@@ -90,11 +90,10 @@ def import_file(
     except BaselineImportError as exc:
         raise BaselineImportError(f"{file}: {exc}") from None
     target = f"{gateway_url.rstrip('/')}{PATH}"
-    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     try:
-        response = httpx.post(target, content=body, headers=headers, timeout=30)
-    except httpx.HTTPError as exc:
-        raise BaselineImportError(f"{target}: {exc}") from None
+        response = post_json(target, body, token)
+    except GatewayUnreachableError as exc:
+        raise BaselineImportError(str(exc)) from None
     if response.status_code != 202:
         raise BaselineImportError(f"{target}: {response.status_code} {response.text}")
     sent = json.loads(body)

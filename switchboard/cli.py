@@ -394,19 +394,14 @@ def send(
     The endpoint follows the body: an app notification (it has `eventType`) goes to
     /v1/app-notifications, anything else to /v1/notifications.
     """
-    import httpx
+    from switchboard.gatewayclient import GatewayUnreachableError, post_json
 
     body = file.read_bytes()
     target = url or f"{gateway_url.rstrip('/')}{_endpoint_for(body)}"
     try:
-        response = httpx.post(
-            target,
-            content=body,
-            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-            timeout=30,
-        )
-    except httpx.HTTPError as exc:
-        typer.echo(f"switchboard send: {target}: {exc}", err=True)
+        response = post_json(target, body, token)
+    except GatewayUnreachableError as exc:
+        typer.echo(f"switchboard send: {exc}", err=True)
         raise typer.Exit(1) from None
     typer.echo(f"{response.status_code} {response.text}")
     if not response.is_success:

@@ -55,14 +55,13 @@ class Position:
 
     @classmethod
     def parse(cls, text: str) -> "Position | None":
-        topic, _, rest = text.rpartition("/")
-        topic, _, partition = topic.rpartition("/")
-        if not topic or not partition.isdigit() or not rest.isdigit():
+        try:
+            return cls(*h.parse_position(text))
+        except ValueError:
             return None
-        return cls(topic, int(partition), int(rest))
 
     def __str__(self) -> str:
-        return f"{self.topic}/{self.partition}/{self.offset}"
+        return h.position(self.topic, self.partition, self.offset)
 
 
 @dataclass(frozen=True, slots=True)

@@ -210,3 +210,26 @@ def test_the_line_budget_allows_its_rate_each_second_and_counts_the_rest() -> No
     assert [budget.take() for _ in range(4)] == [True, True, True, False]
     assert budget.suppressed == 4  # counted until reported (RequestLog.report_suppressed)
     assert LineBudget(0).take() is False
+
+
+async def test_readyz_logs_when_readiness_is_lost_and_back_not_every_probe(
+    settings: GatewaySettings, lines: Lines
+) -> None:
+    publisher = MemoryPublisher(is_ready=False)
+    async with gateway(settings, publisher) as client:
+        for _ in range(5):  # Kubernetes probing during an outage
+            assert (await client.get("/readyz")).status_code == 503
+        publisher.is_ready = True
+        for _ in range(3):
+            assert (await client.get("/readyz")).status_code == 200
+        publisher.is_ready = False
+        assert (await client.get("/readyz")).status_code == 503
+    logged = [
+        line for line in lines() if line["logger"] in ("gateway.requests", "gateway.readiness")
+    ]
+    assert [(line["logger"], line["msg"], line["level"]) for line in logged] == [
+        ("gateway.readiness", "not ready", "error"),
+        ("gateway.readiness", "ready again", "warning"),
+        ("gateway.readiness", "not ready", "error"),
+    ]
+    assert logged[0]["reason"] == "Kafka is unreachable"

@@ -175,6 +175,10 @@ def test_origin_of_reads_the_redrive_headers() -> None:
         ("raw-notifications/0/20", 0, 20, "is not before this record"),
         ("raw-notifications/0/x", 0, 20, "is not topic/partition/offset"),
         ("nonsense", 0, 20, "is not topic/partition/offset"),
+        ("raw-notifications/0/-1", 0, 20, "is not topic/partition/offset: a negative number"),
+        ("raw-notifications/-1/5", 0, 20, "is not topic/partition/offset: a negative number"),
+        ("raw-notifications/0/+5", 0, 20, "is not topic/partition/offset"),
+        ("raw-notifications/0/1_0", 0, 20, "is not topic/partition/offset"),
     ],
 )
 def test_origin_of_refuses_a_position_that_cannot_order_the_redrive(

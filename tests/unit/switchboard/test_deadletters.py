@@ -187,6 +187,9 @@ def test_position_parse() -> None:
     assert Position.parse("it1.raw-notifications/3/42") == Position("it1.raw-notifications", 3, 42)
     assert Position.parse("nonsense") is None
     assert Position.parse("t/x/1") is None
+    assert Position.parse("t/-1/1") is None
+    assert Position.parse("t/\u00b2/1") is None  # isdigit() but not int()
+    assert str(Position("t", 3, 42)) == "t/3/42"
     assert GONE.startswith("its original was omitted")
 
 

@@ -99,7 +99,7 @@ class DeadLetter:
     @property
     def omitted(self) -> int | None:
         size = self.record.header(h.DEAD_LETTER_OMITTED)
-        return int(size) if size is not None and size.isdigit() else None
+        return _count(size)
 
     def original(self) -> Record:
         """The record as it was in raw-notifications (only when nothing was omitted)."""
@@ -111,7 +111,7 @@ class DeadLetter:
         received = self.record.header(h.RECEIVED_AT)
         return {
             "deadLetteredAt": iso(self.dead_lettered_ms),
-            "receivedAt": iso(int(received)) if received and received.isdigit() else None,
+            "receivedAt": iso(ms) if (ms := _count(received)) is not None else None,
             "kind": self.kind,
             "reason": self.reason,
             "source": str(self.source) if self.source else None,
@@ -246,3 +246,9 @@ def gateway_key(record: Record) -> bytes | None:
     """The organization the body names (the gateway's key), else the record's key."""
     org = readable(record)["org"]
     return org.encode() if org is not None else record.key
+
+
+def _count(text: str | None) -> int | None:
+    """A header's unsigned decimal number, None when it is none (str.isdigit also says yes
+    to digits that int() refuses, such as "²")."""
+    return int(text) if text and text.isascii() and text.isdigit() else None

@@ -92,6 +92,13 @@ def test_an_app_notification_and_garbage_are_read_where_readable() -> None:
     )
 
 
+@pytest.mark.parametrize("bad", ["²", "-5", "", "1.5", "x"])
+def test_a_header_number_that_is_not_one_reads_as_none(bad: str) -> None:
+    headers = ((h.RECEIVED_AT, bad.encode()), (h.DEAD_LETTER_OMITTED, bad.encode()))
+    row = dead_letter(example_bytes("apple_asset_count"), headers=headers).row()
+    assert row["receivedAt"] is None and row["omittedBytes"] is None
+
+
 def test_the_table_has_a_line_per_dead_letter() -> None:
     rows = [dead_letter(example_bytes("apple_asset_count")).row()]
     lines = table(rows).splitlines()

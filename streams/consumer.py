@@ -269,9 +269,7 @@ class SteppingConsumer(FencedConsumer):
         self._direct[topic] = (prepare, process, after)
 
     def _routed(self, conductor: Callback) -> Callback:
-        direct = self._direct
-
-        gapless = self.gapless
+        direct, gapless = self._direct, self.gapless
 
         async def on_message(message: Message) -> None:
             positions = gapless.get(message.topic)

@@ -57,9 +57,11 @@ async def route_notifications(stream: faust.StreamT[bytes]) -> None:
     raw-notifications to the same three steps from its fetch loop instead
     (streams.consumer), and this agent only holds the subscription: nothing reaches its
     stream."""
+    consumer = app.stepping_consumer
     async for event in stream.events():
         await prepare(event.message)
-        process_message(event.message)
+        if await consumer.still_ours(event.message):  # not while cut off from the group
+            process_message(event.message)
         await ship_due()
 
 

@@ -54,6 +54,9 @@ guarantees is kept, here:
   any more (Faust's stream would process it, after the new owner read its output
   marks: a repeated output): after the assignment, Faust seeks to the committed
   offsets and the message is fetched again;
+- a worker cut off from the group: nothing is processed while the lease of its group
+  membership has lapsed (streams.lease), on either path; it waits for the coordinator
+  to confirm it, or for the rebalance that follows;
 - Faust's idle-stream check (the monitor's stream_inbound_time) sees the partition busy.
 
 Internals used: `Consumer.callback` (what the fetch loop calls), `app.flow_control`,
@@ -82,6 +85,7 @@ Prepare = Callable[[Message], Awaitable[None]]  # before processing; may wait (o
 Process = Callable[[Message], None]  # synchronous, never raises for a record
 After = Callable[[], Awaitable[None]]  # after the ack; may wait (shipping batches)
 log = logging.getLogger(__name__)
+LEASE_POLL_S = 0.05  # how often a record waiting for the lease looks again
 
 
 class _Delivered:
@@ -194,6 +198,35 @@ class SteppingConsumer(FencedConsumer):
             never_committed(self, message)
         return decision is Take.YES
 
+    async def still_ours(self, message: Message) -> bool:
+        """Whether `message` may be processed now: of this generation, with the flow on,
+        and the group's lease held (streams.lease); while the lease has lapsed, this
+        waits for it, or for the rebalance that follows. A message it says False of is
+        not processed and never committed here: its partition's owner reads it again."""
+        app = self.app
+        flow = app.flow_control
+        lapsed = False
+        while message.generation_id == app.consumer_generation_id and flow.is_active():
+            if self.lease.held():
+                if lapsed:
+                    log.warning("group membership confirmed again: processing resumes")
+                return True
+            if not lapsed:
+                lapsed = True
+                age = self.lease.age_s()
+                log.warning(
+                    "group membership not confirmed: processing waits",
+                    extra={
+                        "fields": {
+                            "partition": message.partition,
+                            "since_s": None if age is None else round(age, 1),
+                        }
+                    },
+                )
+            await asyncio.sleep(LEASE_POLL_S)
+        never_committed(self, message)
+        return False
+
     def spares_changelogs(self) -> bool:
         """Once per generation, when the flow resumes after Faust's seek of this
         generation (Recovery.on_recovery_completed): the standby records queued by then
@@ -291,11 +324,10 @@ class SteppingConsumer(FencedConsumer):
         if not flow.is_active():
             await flow.acquire()  # partitions being revoked: wait, as the conductor does
         await prepare(message)
-        if (
-            message.generation_id != app.consumer_generation_id
-            or self._sought != app.consumer_generation_id
-            or not flow.is_active()
-            or not app.assignor.is_active(message.tp)
+        if not (
+            await self.still_ours(message)
+            and self._sought == app.consumer_generation_id
+            and app.assignor.is_active(message.tp)
         ):
             # A rebalance began while preparing, or the message was fetched just before
             # one took its partition away and reached us after: not ours to process.

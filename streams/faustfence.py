@@ -20,6 +20,9 @@ upgrade that changes one fails there, naming it, instead of somewhere downstream
                                                  the tables' changelog_queue included
     Consumer._unacked_messages, Message.acked    a record dropped by the agent is never
                                                  made committable by the stream's ack
+    AIOKafkaConsumerThread.on_start, _consumer   the aiokafka consumer, once started
+    GroupCoordinator._do_heartbeat,              its heartbeats and the start of them after
+      _start_heartbeat_task                      a join: they renew the lease (streams.lease)
     Producer._settings_extra                     extra AIOKafkaProducer arguments
     Producer._ensure_producer, _producer         the aiokafka producer, once started
     Producer.buffer                              Faust's own queue of sends
@@ -31,21 +34,24 @@ The table store is chosen once, from the store URL, when the app is built: Table
 has a RocksDB and a memory implementation, and code above it never asks which it has.
 """
 
+import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, cast
 
 import faust
 import orjson
 import rocksdict
 from aiokafka import AIOKafkaProducer
+from aiokafka.consumer.group_coordinator import GroupCoordinator
 from faust.stores import memory, rocksdb
 from faust.tables.manager import TableManager
-from faust.transport.drivers.aiokafka import Consumer, Producer
+from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread, Consumer, Producer
 from faust.types import TP, ConsumerT, Message, ProducerT, TableT
 from faust.web import Web
 
+from streams.lease import Lease
 from streams.positions import Positions
 
 Value = dict[str, Any]
@@ -79,16 +85,52 @@ def _changelog_queue(app: Any) -> Any:
     return tables.changelog_queue
 
 
+def renew_on_membership(coordinator: Any, lease: Lease) -> None:
+    """Renew `lease` from `coordinator`'s signs that the group counts us in: a successful
+    heartbeat (from the time it was sent) and a completed join (aiokafka starts the
+    heartbeats right after one)."""
+    if not isinstance(coordinator, GroupCoordinator):
+        return  # no consumer group: nothing can take partitions away
+    do_heartbeat = coordinator._do_heartbeat
+    start_heartbeats = coordinator._start_heartbeat_task
+
+    async def heartbeat() -> bool:
+        sent = time.monotonic()
+        ok: bool = await do_heartbeat()
+        if ok:
+            lease.renewed(sent)
+        return ok
+
+    def joined() -> None:
+        lease.renewed()
+        start_heartbeats()
+
+    coordinator._do_heartbeat = heartbeat
+    coordinator._start_heartbeat_task = joined
+
+
+class LeasedConsumerThread(AIOKafkaConsumerThread):
+    """Faust's consumer thread, its aiokafka consumer renewing the consumer's lease."""
+
+    async def on_start(self) -> None:
+        await super().on_start()  # creates and starts the aiokafka consumer: not joined yet
+        consumer = cast(FencedConsumer, self.consumer)
+        assert self._consumer is not None
+        renew_on_membership(self._consumer._coordinator, consumer.lease)
+
+
 class FencedConsumer(Consumer):
     """Faust's aiokafka consumer whose fetch loop hands messages over through
-    `hand_over(callback)` (the identity here), and which keeps the positions of the
-    topics in `gapless` itself (streams.positions)."""
+    `hand_over(callback)` (the identity here), which keeps the positions of the topics
+    in `gapless` itself (streams.positions), and whose group membership renews `lease`."""
 
     gapless: dict[str, Positions]
+    lease: Lease
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.gapless = {}
         super().__init__(*args, **kwargs)
+        self.lease = Lease.for_session(self.app.conf.broker_session_timeout)
         self.callback = self.hand_over(self.callback)
         self._read_offset = ReadOffsets(self.gapless)
         flow = self.app.flow_control
@@ -103,6 +145,9 @@ class FencedConsumer(Consumer):
             self.on_queues_cleared()
 
         flow.clear = clear_queues  # type: ignore[method-assign]  # resume() calls self.clear()
+
+    def _new_consumer_thread(self) -> AIOKafkaConsumerThread:
+        return LeasedConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
     def hand_over(
         self, callback: Callable[[Message], Awaitable[None]]

@@ -1,11 +1,13 @@
 """Fixtures of the streams unit tests; what they share is in support.py (imported first:
 it sets the environment streams.app reads at import)."""
 
+import math
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
 
+from streams.lease import Lease
 from tests.unit.streams.support import (
     ACME_UID,
     TABLES,
@@ -54,8 +56,12 @@ def produced(monkeypatch: pytest.MonkeyPatch) -> Recorder:
 
 
 @pytest.fixture
-async def agent(produced: Recorder) -> AsyncIterator[Any]:
-    """route_notifications under Faust's test context (memory store, no broker)."""
+async def agent(produced: Recorder, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Any]:
+    """route_notifications under Faust's test context (memory store, no broker), its
+    worker a member of the group all along (no coordinator renews the lease here)."""
+    lease = Lease(math.inf)
+    lease.renewed()
+    monkeypatch.setattr(app.stepping_consumer, "lease", lease)
     async with agents.route_notifications.test_context() as test_agent:
         yield test_agent
 

@@ -13,7 +13,8 @@ from mode.utils.queues import FlowControlEvent
 
 from streams import agents, topics
 from streams.app import app
-from streams.consumer import DELIVERED, SteppingConsumer, stepping
+from streams.consumer import DELIVERED, LEASE_POLL_S, SteppingConsumer, stepping
+from streams.lease import Lease
 from streams.positions import Take
 
 
@@ -140,7 +141,10 @@ def acking() -> Iterator[SteppingConsumer]:
     consumer.without_holes("direct-test")
     consumer.gapless["direct-test"].sought({3: 5})
     sought, consumer._sought = consumer._sought, app.consumer_generation_id
+    lease, consumer.lease = consumer.lease, Lease(60.0)
+    consumer.lease.renewed()  # a member of the group
     yield consumer
+    consumer.lease = lease
     consumer._sought = sought
     consumer.gapless.pop("direct-test")
     consumer._direct.pop("direct-test", None)
@@ -333,6 +337,41 @@ async def test_direct_delivery_waits_while_the_flow_is_suspended(
     flow.resume()
     await task
     assert steps.seen == ["prepare 5", "process 5", "after"]
+
+
+async def test_nothing_is_processed_while_the_lease_has_lapsed(
+    acking: SteppingConsumer,
+) -> None:
+    """Cut off from the group coordinator, the worker cannot know whether it still holds
+    its partitions: delivery waits until the coordinator counts it in again."""
+    clock = [0.0]
+    acking.lease = Lease(4.0, lambda: clock[0])
+    acking.lease.renewed()
+    clock[0] = 4.0  # lapsed: no heartbeat answered for 4 s
+    steps = _Steps(acking)
+    message = _message()
+    task = asyncio.ensure_future(
+        acking._deliver(message, steps.prepare, steps.process, steps.after)
+    )
+    await asyncio.sleep(3 * LEASE_POLL_S)
+    assert not task.done() and steps.seen == ["prepare 5"]
+    acking.lease.renewed()  # a heartbeat answered
+    await asyncio.wait_for(task, 1)
+    assert steps.seen == ["prepare 5", "process 5", "after"] and message.acked
+
+
+async def test_a_rebalance_ends_the_wait_for_the_lease_and_the_record_is_left_alone(
+    acking: SteppingConsumer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    acking.lease = Lease(4.0, lambda: 10.0)  # never renewed
+    message = _message()
+    task = asyncio.ensure_future(acking.still_ours(message))
+    await asyncio.sleep(2 * LEASE_POLL_S)
+    assert not task.done()
+    monkeypatch.setattr(app, "consumer_generation_id", app.consumer_generation_id + 1)
+    assert await asyncio.wait_for(task, 1) is False
+    assert message not in acking._unacked_messages and message.acked  # never committed
+    assert 5 not in acking._acked.get(TP("direct-test", 3), [])
 
 
 async def test_the_routed_callback_sends_other_topics_to_the_conductor(

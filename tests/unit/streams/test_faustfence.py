@@ -15,6 +15,8 @@ from typing import Any
 import faust
 import pytest
 import rocksdict
+from aiokafka import AIOKafkaConsumer
+from aiokafka.consumer.group_coordinator import GroupCoordinator
 from faust import streams as faust_streams
 from faust.assignor import PartitionAssignor
 from faust.exceptions import NotReady
@@ -32,6 +34,7 @@ from mode.utils.queues import FlowControlEvent
 from streams import faustfence
 from streams.app import OwnPagesOnly, app
 from streams.consumer import DELIVERED, SteppingConsumer
+from streams.lease import Lease
 from streams.producer import BatchingProducer
 from streams.tables import asset_counts
 
@@ -71,9 +74,14 @@ def test_canary_our_consumer_factory_passes_what_fausts_own_passes() -> None:
     ("ours", "fausts", "overrides"),
     [
         (faustfence.FencedApp, faust.App, {"_new_consumer", "_new_producer", "_new_web"}),
-        (faustfence.FencedConsumer, faust_aiokafka.Consumer, {"_add_gap"}),
+        (faustfence.FencedConsumer, faust_aiokafka.Consumer, {"_add_gap", "_new_consumer_thread"}),
+        (faustfence.LeasedConsumerThread, faust_aiokafka.AIOKafkaConsumerThread, {"on_start"}),
         (faustfence.FencedProducer, faust_aiokafka.Producer, {"_settings_extra"}),
-        (SteppingConsumer, faust_aiokafka.Consumer, {"wait_first", "perform_seek", "_add_gap"}),
+        (
+            SteppingConsumer,
+            faust_aiokafka.Consumer,
+            {"wait_first", "perform_seek", "_add_gap", "_new_consumer_thread"},
+        ),
         (BatchingProducer, faust_aiokafka.Producer, {"flush", "_settings_extra"}),
     ],
 )
@@ -376,3 +384,64 @@ def test_canary_what_direct_delivery_reads_of_faust() -> None:
         "faust-streaming's stream no longer skips messages of an earlier generation: "
         "check what streams.consumer._deliver should do with them"
     )
+
+
+# Group membership (streams.lease)
+
+
+def test_canary_faust_builds_its_consumer_thread_in_new_consumer_thread() -> None:
+    assert "self._thread = self._new_consumer_thread()" in _code(
+        faust_consumer.ThreadDelegateConsumer.__init__
+    ), f"faust-streaming no longer builds its consumer thread there: no lease ({REVIEW})"
+    assert "AIOKafkaConsumerThread(self," in _code(faust_aiokafka.Consumer._new_consumer_thread)
+
+
+def test_canary_the_consumer_thread_starts_its_aiokafka_consumer_in_on_start() -> None:
+    source = _code(faust_aiokafka.AIOKafkaConsumerThread.on_start)
+    assert "self._consumer = self._create_consumer(" in source, REVIEW
+    assert "await self._consumer.start()" in source, REVIEW
+    assert "self._coordinator = GroupCoordinator(" in _code(AIOKafkaConsumer.start), (
+        f"aiokafka's consumer no longer creates its GroupCoordinator in start ({REVIEW})"
+    )
+
+
+def test_canary_heartbeats_and_joins_go_through_the_names_the_lease_wraps() -> None:
+    routine = _code(GroupCoordinator._heartbeat_routine)
+    assert "success = await self._do_heartbeat()" in routine, (
+        f"aiokafka's heartbeats no longer go through _do_heartbeat: the lease lapses "
+        f"and nothing is processed ({REVIEW})"
+    )
+    joining = _code(GroupCoordinator.ensure_active_group)
+    assert joining.index("await self._do_rejoin_group(") < joining.index(
+        "self._start_heartbeat_task()"
+    ), f"aiokafka no longer starts its heartbeats after a join ({REVIEW})"
+    assert "return True" in _code(GroupCoordinator._do_heartbeat)
+
+
+async def test_a_successful_heartbeat_renews_the_lease_from_when_it_was_sent() -> None:
+    coordinator = GroupCoordinator.__new__(GroupCoordinator)  # nothing of it but the two
+    answers = [False, True]
+    started: list[bool] = []
+
+    async def do_heartbeat() -> bool:
+        await asyncio.sleep(0.05)
+        return answers.pop(0)
+
+    coordinator._do_heartbeat = do_heartbeat
+    coordinator._start_heartbeat_task = lambda: started.append(True)
+    lease = Lease(10.0)
+    faustfence.renew_on_membership(coordinator, lease)
+    assert await coordinator._do_heartbeat() is False
+    assert lease.age_s() is None  # a failed heartbeat renews nothing
+    assert await coordinator._do_heartbeat() is True
+    age = lease.age_s()
+    assert age is not None and age >= 0.05  # from the send, not the answer
+    coordinator._start_heartbeat_task()  # what aiokafka calls once a join completed
+    age = lease.age_s()
+    assert started == [True] and age is not None and age < 0.05
+
+
+def test_the_workers_consumer_thread_renews_the_lease() -> None:
+    consumer = app.stepping_consumer
+    assert isinstance(consumer._thread, faustfence.LeasedConsumerThread)
+    assert consumer.lease.valid_for_s < app.conf.broker_session_timeout

@@ -19,6 +19,7 @@ import json
 import math
 from typing import Any
 
+import orjson
 import pydantic_core
 from pydantic import ValidationError
 
@@ -34,10 +35,12 @@ def load_json(raw: bytes | str, title: str) -> Any:
     # TypeError: pydantic-core refuses a str holding lone surrogates this way.
     except (ValueError, TypeError) as exc:
         raise invalid_json(title, raw, str(exc)) from None
+    text = raw if isinstance(raw, bytes) else raw.encode()  # parsed: no lone surrogates
+    if _plainly_unique(value, text):
+        return value
     colons = _colons(value)
     if colons is None:
         raise invalid_json(title, raw, "number out of range (overflows to infinity)")
-    text = raw if isinstance(raw, bytes) else raw.encode()  # parsed: no lone surrogates
     if colons != text.count(b":") or any(escape in text for escape in _ESCAPED_COLONS):
         key = _repeated_key(text)
         if key is not None:
@@ -51,6 +54,26 @@ def invalid_json(title: str, raw: bytes | str, reason: str) -> ValidationError:
         title,
         [{"type": "json_invalid", "loc": (), "input": raw, "ctx": {"error": reason}}],
     )
+
+
+def _plainly_unique(value: Any, text: bytes) -> bool:
+    """True when `value`, decoded from `text`, has lost nothing: no repeated key and no
+    number that overflowed to infinity. The fast check of load_json, in C: False sends
+    it to the exact one (_colons), never the other way round.
+
+    orjson writes back every key and string as decoded, ':' and 'null' unescaped, and an
+    infinite float as null. Without an escaped ':' in the text, the colons written back
+    are the text's less those of a repeated key and its dropped value; the 'null's
+    written back are the text's, less those of dropped values, plus one per infinity
+    (and any spelt with escapes in the text). So equal counts of both mean nothing was
+    dropped and nothing overflowed."""
+    if b"\\u003" in text:
+        return False  # perhaps an escaped ':'
+    try:
+        again = orjson.dumps(value)
+    except orjson.JSONEncodeError:  # an integer beyond 64 bits: the exact check takes it
+        return False
+    return again.count(b":") == text.count(b":") and again.count(b"null") == text.count(b"null")
 
 
 def _colons(value: Any) -> int | None:

@@ -53,10 +53,9 @@ redrives = Redrives(deduper)  # dead letters published again (streams.redrive)
 async def route_notifications(stream: faust.StreamT[bytes]) -> None:
     """Route each raw notification once to its per-type topic and apply it to the tables.
 
-    With direct delivery on (SWITCHBOARD_DIRECT_DELIVERY) the consumer hands
-    raw-notifications to the same three steps from its fetch loop instead
-    (streams.consumer), and this agent only holds the subscription: nothing reaches its
-    stream."""
+    With direct delivery on (SWITCHBOARD_DIRECT_DELIVERY, the default) the consumer hands
+    raw-notifications to the same steps from its fetch loop instead (streams.consumer),
+    and this agent only holds the subscription: nothing reaches its stream."""
     consumer = app.stepping_consumer
     async for event in stream.events():
         await prepare(event.message)
@@ -139,7 +138,9 @@ def process(
         metrics.lag.observe(max(time.time() - record.received_at_ms / 1000, 0))
     else:
         outcome = None  # dead-lettered
-    metrics.expired.inc(deduper.expire(record.partition, record.received_at_ms))
+    expired = deduper.expire(record.partition, record.received_at_ms)
+    if expired:
+        metrics.expired.inc(expired)
     return outcome
 
 

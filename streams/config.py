@@ -52,9 +52,8 @@ class WorkerSettings(SharedSettings, BaseSettings):
     rebuild_forwarded_below: dict[int, int] = {}
     # raw-notifications processed from the consumer's fetch loop (streams.consumer), not
     # through Faust's stream: same order, acks and commits, ~40 % less CPU per event.
-    # Off by default: under heavy CI load, SIGKILL tests failed with it on (16 records
-    # forwarded twice; a stalled partition) and, less often, with it off; causes not found.
-    direct_delivery: bool = False
+    # False: through Faust's stream and the agent, as Faust does it (same guarantees).
+    direct_delivery: bool = True
 
     def rocksdb_options(self) -> dict[str, int]:
         """Options for one table's RocksDB (a new dict each time: Faust pops from it)."""

@@ -67,7 +67,6 @@ tests/unit/streams/test_faustfence.py has a canary for them too.
 """
 
 import asyncio
-import inspect
 import logging
 import time
 import types
@@ -132,7 +131,7 @@ def stepping(callback: Callback) -> Callable[[Message], Awaitable[Any]]:
 
     def hand_over(message: Message) -> Awaitable[Any]:
         coro = callback(message)
-        if not inspect.iscoroutine(coro):
+        if not isinstance(coro, types.CoroutineType):
             return coro
         try:
             waiting_on = coro.send(None)
@@ -252,7 +251,7 @@ class SteppingConsumer(FencedConsumer):
         """Whether the fetch loop hands `message` over: of this generation, after its
         seek, and the next offset of its partition; a later one means a hole."""
         generation = self.app.consumer_generation_id
-        if message.generation_id != generation or self._sought != generation:
+        if not message.generation_id == self._sought == generation:
             return False  # fetched before a rebalance or before its seek: fetched again
         decision = positions.hand_over(message.partition, message.offset)
         if decision is Take.HOLE:
@@ -324,8 +323,12 @@ class SteppingConsumer(FencedConsumer):
         if not flow.is_active():
             await flow.acquire()  # partitions being revoked: wait, as the conductor does
         await prepare(message)
+        generation = app.consumer_generation_id
+        ours = (  # what still_ours checks, without a coroutine in the common case
+            message.generation_id == generation and flow.is_active() and self.lease.held()
+        )
         if not (
-            await self.still_ours(message)
+            (ours or await self.still_ours(message))
             and self._sought == app.consumer_generation_id
             and app.assignor.is_active(message.tp)
         ):
@@ -347,7 +350,7 @@ class SteppingConsumer(FencedConsumer):
     ) -> WaitResults:
         if coros and coros[0] is DELIVERED:
             for other in coros[1:]:  # suspend_flow.wait(): never started, nothing to cancel
-                if inspect.iscoroutine(other):
+                if isinstance(other, types.CoroutineType):
                     other.close()
             # Service.wait_first's answer when its first coroutine is done first.
             if self.stopped_or_crashed():

@@ -107,15 +107,17 @@ class Deduper:
     def first_sighting(self, n: Notification, record: SourceRecord) -> Sighting | None:
         """The sighting of n's id nearest in time to this record, if any."""
         bucket, ident = bucket_of(record.received_at_ms, self.window_ms), self._ident(n)
-        found = [
-            store.get(self.table, record.partition, _in_bucket(b, ident))
-            for b in (bucket - 1, bucket)
-        ]
-        sightings = [Sighting.from_value(v) for v in found if v is not None]
-        return min(sightings, key=lambda s: abs(s.at_ms - record.received_at_ms), default=None)
+        before = store.get(self.table, record.partition, _in_bucket(bucket - 1, ident))
+        now = store.get(self.table, record.partition, _in_bucket(bucket, ident))
+        if before is None and now is None:
+            return None  # the common case: a new notification
+        sightings = [Sighting.from_value(v) for v in (before, now) if v is not None]
+        return min(sightings, key=lambda s: abs(s.at_ms - record.received_at_ms))
 
     def check(self, n: Notification, record: SourceRecord) -> tuple[Verdict, Sighting | None]:
         first = self.first_sighting(n, record)
+        if first is None:
+            return Verdict.NEW, None
         return judge(first, Sighting.of(record), self.window_ms), first
 
     def remember(self, n: Notification, record: SourceRecord) -> None:

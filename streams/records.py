@@ -42,7 +42,7 @@ class SourceRecord:
         return h.position(self.topic, self.partition, self.offset)
 
     def header(self, name: str) -> bytes | None:
-        return next((value for key, value in self.headers if key == name), None)
+        return _header(self.headers, name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,9 +57,7 @@ class Notification:
 def source_record(message: Any) -> SourceRecord:
     """A SourceRecord from a Faust/aiokafka message (key, value, headers, tp, offset, ...)."""
     value = message.value if message.value is not None else b""
-    raw_headers = message.headers or ()
-    pairs = raw_headers.items() if isinstance(raw_headers, Mapping) else raw_headers
-    record_headers = tuple((str(k), bytes(v or b"")) for k, v in pairs)
+    record_headers = _headers(message.headers or ())
     received = _header(record_headers, h.RECEIVED_AT)
     try:
         received_at_ms = int(received) if received is not None else 0
@@ -134,8 +132,20 @@ def _source(record: SourceRecord) -> str:
     return (record.header(h.SOURCE) or b"").decode(errors="replace")
 
 
+def _headers(raw: Any) -> tuple[tuple[str, bytes], ...]:
+    """The record's headers as (str, bytes) pairs: aiokafka's are, unless a value is null."""
+    pairs = tuple(raw.items() if isinstance(raw, Mapping) else raw)
+    for key, value in pairs:
+        if type(key) is not str or type(value) is not bytes:
+            return tuple((str(k), bytes(v or b"")) for k, v in pairs)
+    return pairs
+
+
 def _header(headers: tuple[tuple[str, bytes], ...], name: str) -> bytes | None:
-    return next((value for key, value in headers if key == name), None)
+    for key, value in headers:
+        if key == name:
+            return value
+    return None
 
 
 def _first_error(exc: ValidationError) -> str:

@@ -38,10 +38,18 @@ DISTINCT, REPEAT_RATIO, RATE = 6000, 0.15, 400  # records/s
 KILLS = ((0.30, 0), (0.60, 1), (0.75, 0))  # (fraction of the stream sent, worker index)
 
 
-@pytest.fixture(scope="module")
-def group(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerGroup]:
+@pytest.fixture(scope="module", params=["direct", "stream"])
+def group(
+    kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[WorkerGroup]:
+    """Two workers, raw-notifications delivered directly (the default) or through Faust's
+    stream and agent (SWITCHBOARD_DIRECT_DELIVERY=false): each path must survive this."""
+    direct = "true" if request.param == "direct" else "false"
     with WorkerGroup(
-        kafka_bootstrap, Path(tmp_path_factory.mktemp("streams-crash")), uids=UIDS
+        kafka_bootstrap,
+        Path(tmp_path_factory.mktemp(f"streams-crash-{request.param}")),
+        uids=UIDS,
+        extra_env={"SWITCHBOARD_DIRECT_DELIVERY": direct},
     ).running(2) as workers:
         yield workers
 

@@ -419,16 +419,20 @@ def test_canary_heartbeats_and_joins_go_through_the_names_the_lease_wraps() -> N
 
 
 async def test_a_successful_heartbeat_renews_the_lease_from_when_it_was_sent() -> None:
-    coordinator = GroupCoordinator.__new__(GroupCoordinator)  # nothing of it but the two
     answers = [False, True]
     started: list[bool] = []
 
-    async def do_heartbeat() -> bool:
-        await asyncio.sleep(0.05)
-        return answers.pop(0)
+    class Coordinator(GroupCoordinator):  # type: ignore[misc]  # aiokafka is untyped
+        """aiokafka's coordinator, with a heartbeat that answers `answers` in turn."""
 
-    coordinator._do_heartbeat = do_heartbeat
-    coordinator._start_heartbeat_task = lambda: started.append(True)
+        async def _do_heartbeat(self) -> bool:
+            await asyncio.sleep(0.05)
+            return answers.pop(0)
+
+        def _start_heartbeat_task(self) -> None:
+            started.append(True)
+
+    coordinator = Coordinator.__new__(Coordinator)  # not started: nothing of it but the two
     lease = Lease(10.0)
     faustfence.renew_on_membership(coordinator, lease)
     assert await coordinator._do_heartbeat() is False

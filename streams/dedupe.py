@@ -16,6 +16,7 @@ The time is the gateway's received-at, not the worker's clock: processing the sa
 records again (a replay, a restart hours later) gives the same verdicts.
 """
 
+import functools
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -64,7 +65,13 @@ def sighting_key(n: Notification, bucket: int) -> str:
 
 
 def _in_bucket(bucket: int, ident: str) -> str:
-    return f"{bucket:0{BUCKET_DIGITS}d}|{ident}"
+    return _bucket_prefix(bucket) + ident
+
+
+@functools.lru_cache(maxsize=64)
+def _bucket_prefix(bucket: int) -> str:
+    """Made once per bucket (an hour, by default), not for each of an event's keys."""
+    return f"{bucket:0{BUCKET_DIGITS}d}|"
 
 
 def bucket_of(at_ms: int, window_ms: int) -> int:
@@ -81,7 +88,7 @@ def judge(first: Sighting | None, current: Sighting, window_ms: int) -> Verdict:
 
 def expired_below(at_ms: int, window_ms: int) -> str:
     """Keys sorting below this are at least two buckets old: no repeat can match them."""
-    return f"{bucket_of(at_ms, window_ms) - 1:0{BUCKET_DIGITS}d}|"
+    return _bucket_prefix(bucket_of(at_ms, window_ms) - 1)
 
 
 class Deduper:

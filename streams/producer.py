@@ -51,7 +51,10 @@ class BatchingProducer(FencedProducer):
     # Idempotent (the broker drops a batch aiokafka retries), which Faust only turns on
     # in exactly-once mode.
     client_settings = {"acks": "all", "enable_idempotence": True}
-    linger_s = 0.05
+    # Kafka Streams' producer linger too: half as many batches as at 50 ms (each costs
+    # aiokafka ~10 µs to build, queue and send): 5-10 µs less per event in A/B runs, for
+    # up to 50 ms more before a subscriber sees a record (the tables do not wait for it).
+    linger_s = 0.1
     max_pending = 20_000
     _failure: BaseException | None = None
 

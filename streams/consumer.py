@@ -210,15 +210,15 @@ class SteppingConsumer(FencedConsumer):
                 if lapsed:
                     log.warning("group membership confirmed again: processing resumes")
                 return True
-            if not lapsed:
+            age = self.lease.age_s()
+            if not lapsed and age is not None:  # not at start: aiokafka renews after a join
                 lapsed = True
-                age = self.lease.age_s()
                 log.warning(
                     "group membership not confirmed: processing waits",
                     extra={
                         "fields": {
                             "partition": message.partition,
-                            "since_s": None if age is None else round(age, 1),
+                            "since_s": round(age, 1),
                         }
                     },
                 )

@@ -21,8 +21,8 @@ upgrade that changes one fails there, naming it, instead of somewhere downstream
     Consumer._unacked_messages, Message.acked    a record dropped by the agent is never
                                                  made committable by the stream's ack
     AIOKafkaConsumerThread.on_start, _consumer   the aiokafka consumer, once started
-    GroupCoordinator._do_heartbeat,              its heartbeats and its completed joins:
-      _on_join_complete                          they renew the lease (streams.lease)
+    GroupCoordinator._do_heartbeat,              its heartbeats and the start of them after
+      _start_heartbeat_task                      a join: they renew the lease (streams.lease)
     Producer._settings_extra                     extra AIOKafkaProducer arguments
     Producer._ensure_producer, _producer         the aiokafka producer, once started
     Producer.buffer                              Faust's own queue of sends
@@ -87,12 +87,12 @@ def _changelog_queue(app: Any) -> Any:
 
 def renew_on_membership(coordinator: Any, lease: Lease) -> None:
     """Renew `lease` from `coordinator`'s signs that the group counts us in: a successful
-    heartbeat (from the time it was sent) and a completed join (the group's answer with
-    this member's assignment, before the assignment reaches Faust)."""
+    heartbeat (from the time it was sent) and a completed join (aiokafka starts the
+    heartbeats right after one)."""
     if not isinstance(coordinator, GroupCoordinator):
         return  # no consumer group: nothing can take partitions away
     do_heartbeat = coordinator._do_heartbeat
-    join_complete = coordinator._on_join_complete
+    start_heartbeats = coordinator._start_heartbeat_task
 
     async def heartbeat() -> bool:
         sent = time.monotonic()
@@ -101,12 +101,12 @@ def renew_on_membership(coordinator: Any, lease: Lease) -> None:
             lease.renewed(sent)
         return ok
 
-    async def joined(*args: Any, **kwargs: Any) -> Any:
+    def joined() -> None:
         lease.renewed()
-        return await join_complete(*args, **kwargs)
+        start_heartbeats()
 
     coordinator._do_heartbeat = heartbeat
-    coordinator._on_join_complete = joined
+    coordinator._start_heartbeat_task = joined
 
 
 class LeasedConsumerThread(AIOKafkaConsumerThread):

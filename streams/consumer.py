@@ -206,7 +206,7 @@ class SteppingConsumer(FencedConsumer):
         flow = app.flow_control
         lapsed = False
         while message.generation_id == app.consumer_generation_id and flow.is_active():
-            if self.lease.held():
+            if self._ours_now(message, flow):
                 if lapsed:
                     log.warning("group membership confirmed again: processing resumes")
                 return True
@@ -225,6 +225,14 @@ class SteppingConsumer(FencedConsumer):
             await asyncio.sleep(LEASE_POLL_S)
         never_committed(self, message)
         return False
+
+    def _ours_now(self, message: Message, flow: Any) -> bool:
+        """still_ours' answer when it need not wait: the common case, without a coroutine."""
+        return (
+            message.generation_id == self.app.consumer_generation_id
+            and flow.is_active()
+            and self.lease.held()
+        )
 
     def spares_changelogs(self) -> bool:
         """Once per generation, when the flow resumes after Faust's seek of this
@@ -323,12 +331,8 @@ class SteppingConsumer(FencedConsumer):
         if not flow.is_active():
             await flow.acquire()  # partitions being revoked: wait, as the conductor does
         await prepare(message)
-        generation = app.consumer_generation_id
-        ours = (  # what still_ours checks, without a coroutine in the common case
-            message.generation_id == generation and flow.is_active() and self.lease.held()
-        )
         if not (
-            (ours or await self.still_ours(message))
+            (self._ours_now(message, flow) or await self.still_ours(message))
             and self._sought == app.consumer_generation_id
             and app.assignor.is_active(message.tp)
         ):

@@ -20,6 +20,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from schemas.topics import PER_TYPE_TOPICS, topic_for
+from streams.watermarks import source_offset
 from switchboard.sender import SendReport
 from switchboard.workload import Oracle, Workload
 from tests.integration.streams_fixtures import wait_caught_up
@@ -33,6 +34,9 @@ class Check:
     raw_records: int = 0  # records of this scenario on raw-notifications: retries, repeats
     routed: int = 0  # records of this scenario on the per-type topics
     repeats: Counter[str] = field(default_factory=Counter)  # id -> copies beyond the first
+    # id -> where each copy of a repeated id is: per-type and raw records, with the
+    # source offset a per-type record names (to tell a failed dedupe from a re-forward)
+    repeated_at: dict[str, list[str]] = field(default_factory=dict)
     views_checked: int = 0  # query answers compared with the oracle
     problems: list[str] = field(default_factory=list)
 
@@ -49,6 +53,7 @@ class Check:
             f"routed={self.routed} per_type_repeats={sum(self.repeats.values())} "
             f"views_checked={self.views_checked} refused_for={report.refused_for_s:.1f}s "
             f"statuses={dict(sorted(report.statuses.items()))} check={result}"
+            + "".join(f"\n    repeated {i}: {' '.join(at)}" for i, at in self.repeated_at.items())
         )
 
 
@@ -97,6 +102,7 @@ def check_topics(stack: Stack, workload: Workload, report: SendReport, check: Ch
                 check.problems.append(f"{nid} on {topic}, not its type's topic")
     check.routed = sum(len(v) for v in copies.values())
     check.repeats = Counter({i: len(v) - 1 for i, v in copies.items() if len(v) > 1})
+    check.repeated_at = where(records, sorted(check.repeats)[:10])
     accepted = {n.id for n in report.accepted}
     missing, extra = accepted - copies.keys(), copies.keys() - accepted
     if missing:
@@ -106,6 +112,24 @@ def check_topics(stack: Stack, workload: Workload, report: SendReport, check: Ch
     changed = [i for i, v in copies.items() if len(set(v)) > 1]
     if changed:
         check.problems.append(f"{len(changed)} ids repeated with different bytes: {changed[:3]}")
+
+
+def where(records: dict[str, list[Any]], ids: list[str]) -> dict[str, list[str]]:
+    """Each record of `ids`, as topic-partition@offset, <source offset on an output, and
+    when it was made (epoch seconds, to set beside the workers' logs): two outputs of one
+    source offset were forwarded twice, of two, deduped wrongly."""
+    at: dict[str, list[str]] = {i: [] for i in ids}
+    for topic, got in records.items():
+        for r in got:
+            try:
+                nid = notification_id(r.value)
+            except (ValueError, KeyError, TypeError):
+                continue  # not a notification (another scenario's bad input)
+            if nid in at:
+                source = source_offset(r.headers)
+                tail = "" if source is None else f"<{source}"
+                at[nid].append(f"{topic}-{r.partition}@{r.offset}{tail}@{r.timestamp / 1000:.2f}")
+    return at
 
 
 class Views:

@@ -21,6 +21,8 @@ upgrade that changes one fails there, naming it, instead of somewhere downstream
     Consumer._unacked_messages, Message.acked    a record dropped by the agent is never
                                                  made committable by the stream's ack
     AIOKafkaConsumerThread.on_start, _consumer   the aiokafka consumer, once started
+    AIOKafkaConsumerThread._create_worker_consumer,  the worker's aiokafka consumer, and
+      AIOKafkaConsumer._fetch_max_wait_ms        the fetch wait its start() hands on
     GroupCoordinator._do_heartbeat,              its heartbeats and the start of them after
       _start_heartbeat_task                      a join: they renew the lease (streams.lease)
     Producer._settings_extra                     extra AIOKafkaProducer arguments
@@ -109,8 +111,22 @@ def renew_on_membership(coordinator: Any, lease: Lease) -> None:
     coordinator._start_heartbeat_task = joined
 
 
+# How long the broker may hold a fetch for partitions with nothing new (Faust: 1500 ms,
+# Kafka's own consumer: 500 ms). aiokafka has one fetch in flight per broker, for the
+# partitions with no fetched records left: while the worker works through a fetched batch
+# of raw-notifications, the next fetch asks for the idle ones (the changelogs), and the
+# raw partitions just drained wait behind it, up to this long.
+FETCH_MAX_WAIT_MS = 100
+
+
 class LeasedConsumerThread(AIOKafkaConsumerThread):
-    """Faust's consumer thread, its aiokafka consumer renewing the consumer's lease."""
+    """Faust's consumer thread, its aiokafka consumer renewing the consumer's lease and
+    waiting at most FETCH_MAX_WAIT_MS for a fetch."""
+
+    def _create_worker_consumer(self, transport: Any) -> Any:
+        consumer = super()._create_worker_consumer(transport)
+        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS  # start() gives it to the Fetcher
+        return consumer
 
     async def on_start(self) -> None:
         await super().on_start()  # creates and starts the aiokafka consumer: not joined yet

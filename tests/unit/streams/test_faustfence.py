@@ -75,7 +75,11 @@ def test_canary_our_consumer_factory_passes_what_fausts_own_passes() -> None:
     [
         (faustfence.FencedApp, faust.App, {"_new_consumer", "_new_producer", "_new_web"}),
         (faustfence.FencedConsumer, faust_aiokafka.Consumer, {"_add_gap", "_new_consumer_thread"}),
-        (faustfence.LeasedConsumerThread, faust_aiokafka.AIOKafkaConsumerThread, {"on_start"}),
+        (
+            faustfence.LeasedConsumerThread,
+            faust_aiokafka.AIOKafkaConsumerThread,
+            {"on_start", "_create_worker_consumer"},
+        ),
         (faustfence.FencedProducer, faust_aiokafka.Producer, {"_settings_extra"}),
         (
             SteppingConsumer,
@@ -443,6 +447,27 @@ async def test_a_successful_heartbeat_renews_the_lease_from_when_it_was_sent() -
     coordinator._start_heartbeat_task()  # what aiokafka calls once a join completed
     age = lease.age_s()
     assert started == [True] and age is not None and age < 0.05
+
+
+def test_canary_the_fetch_wait_reaches_aiokafkas_fetcher_from_fetch_max_wait_ms() -> None:
+    assert "self._fetch_max_wait_ms = fetch_max_wait_ms" in _code(AIOKafkaConsumer.__init__)
+    assert "fetch_max_wait_ms=self._fetch_max_wait_ms" in _code(AIOKafkaConsumer.start), (
+        f"aiokafka's start() no longer hands _fetch_max_wait_ms to its Fetcher: the worker "
+        f"waits up to Faust's 1.5 s between fetches ({REVIEW})"
+    )
+    assert "return self._create_worker_consumer(transport)" in _code(
+        faust_aiokafka.AIOKafkaConsumerThread._create_consumer
+    ), f"Faust no longer builds the worker's consumer in _create_worker_consumer ({REVIEW})"
+
+
+async def test_the_workers_consumer_waits_at_most_fetch_max_wait_ms_for_a_fetch() -> None:
+    thread = app.stepping_consumer._thread
+    assert isinstance(thread, faustfence.LeasedConsumerThread)
+    consumer = thread._create_worker_consumer(app.transport)  # built, never started
+    try:
+        assert consumer._fetch_max_wait_ms == faustfence.FETCH_MAX_WAIT_MS < 1500
+    finally:
+        await consumer.stop()
 
 
 def test_the_workers_consumer_thread_renews_the_lease() -> None:

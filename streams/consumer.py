@@ -152,6 +152,8 @@ class SteppingConsumer(FencedConsumer):
         self._sought: int | None = None  # the generation whose partitions were sought
         self._spared: int | None = None  # the generation whose changelog records were kept
         self._seeks: set[asyncio.Task[None]] = set()
+        # Partitions that dropped a record before the seek of its generation was done.
+        self._dropped_before_seek: dict[TP, int] = {}  # -> that generation
         super().__init__(*args, **kwargs)
 
     def hand_over(self, callback: Callback) -> Callable[[Message], Awaitable[Any]]:
@@ -181,6 +183,13 @@ class SteppingConsumer(FencedConsumer):
                     committed[tp] = first
             positions.sought({tp.partition: offset for tp, offset in committed.items()})
         self._sought = generation
+        # A record fetched from the committed offset while this ran was dropped (_takes),
+        # and the fetch has gone past it: without a later record to show the hole, its
+        # partition would wait for good. Fetch those partitions again from there.
+        dropped, self._dropped_before_seek = self._dropped_before_seek, {}
+        for tp in [tp for tp, g in dropped.items() if g == generation and tp in assigned]:
+            positions = self.gapless[tp.topic]
+            self._rewind(tp, positions, positions.read_offset(tp.partition), during_seek=True)
 
     def processing(self, message: Message) -> bool:
         """Whether the agent processes `message` now: the next offset of its partition
@@ -260,6 +269,8 @@ class SteppingConsumer(FencedConsumer):
         seek, and the next offset of its partition; a later one means a hole."""
         generation = self.app.consumer_generation_id
         if not message.generation_id == self._sought == generation:
+            if message.generation_id == generation:  # before its seek: see perform_seek
+                self._dropped_before_seek[message.tp] = generation
             return False  # fetched before a rebalance or before its seek: fetched again
         decision = positions.hand_over(message.partition, message.offset)
         if decision is Take.HOLE:
@@ -267,23 +278,30 @@ class SteppingConsumer(FencedConsumer):
         return decision is Take.YES
 
     def _rewind(
-        self, tp: TP, positions: Positions, offset: int | None, seen: Message | None = None
+        self,
+        tp: TP,
+        positions: Positions,
+        offset: int | None,
+        seen: Message | None = None,
+        during_seek: bool = False,
     ) -> None:
         """Seek `tp` back to `offset`, once: the later records already fetched are dropped
-        until `offset` comes again. `seen`: the record that showed the hole."""
+        until `offset` comes again. `seen`: the record that showed the hole;
+        `during_seek`: records were dropped while Faust's seek ran, a routine case."""
         if offset is None or not positions.rewind(tp.partition, offset):
             return
-        log.warning(
-            "records missing: partition sought back",
-            extra={
-                "fields": {
-                    "topic": tp.topic,
-                    "partition": tp.partition,
-                    "sought": offset,
-                    "seen": None if seen is None else seen.offset,
-                }
-            },
-        )
+        fields = {
+            "topic": tp.topic,
+            "partition": tp.partition,
+            "sought": offset,
+            "seen": None if seen is None else seen.offset,
+        }
+        if during_seek:
+            log.info(
+                "records fetched during the seek: partition sought back", extra={"fields": fields}
+            )
+        else:
+            log.warning("records missing: partition sought back", extra={"fields": fields})
         generation = self.app.consumer_generation_id
         task = asyncio.ensure_future(self._seek_back(tp, positions, offset, generation))
         self._seeks.add(task)

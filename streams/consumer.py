@@ -152,6 +152,7 @@ class SteppingConsumer(FencedConsumer):
         self._sought: int | None = None  # the generation whose partitions were sought
         self._spared: int | None = None  # the generation whose changelog records were kept
         self._seeks: set[asyncio.Task[None]] = set()
+        self._seeking = asyncio.Lock()
         # Partitions that dropped a record before the seek of its generation was done.
         self._dropped_before_seek: dict[TP, int] = {}  # -> that generation
         super().__init__(*args, **kwargs)
@@ -168,8 +169,20 @@ class SteppingConsumer(FencedConsumer):
         """Faust's seek of every assigned partition to its committed offset, which its
         recovery does at the end of every rebalance; then this generation's messages
         may be handed over, from those offsets (see _takes)."""
+        async with self._seeking:  # the fetch loop's and recovery's may overlap
+            await self._perform_seek()
+
+    async def _perform_seek(self) -> None:
         generation = self.app.consumer_generation_id
+        again = self._sought == generation
         await super().perform_seek()
+        if again:
+            # Faust seeks more than once per rebalance: its fetch loop does, whenever it
+            # asks for records while the flow is off, and recovery then does once more.
+            # Records may have been processed in between: the positions stand, so those
+            # the fetch brings again from the committed offset are dropped as seen, not
+            # processed (and forwarded) a second time.
+            return
         assigned = self.assignment()
         for topic, positions in self.gapless.items():
             committed = {tp: committed_offset(self, tp) for tp in assigned if tp.topic == topic}

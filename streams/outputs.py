@@ -66,6 +66,7 @@ def publish(topic: str, record: SourceRecord, headers: Headers) -> bool:
     app.batching_producer.append(
         settings.topic(topic), record.partition, record.key, record.value, tagged
     )
+    watermarks.wrote(topic, record.partition, record.offset)
     return True
 
 

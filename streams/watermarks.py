@@ -14,7 +14,9 @@ holds it paused (streams.agents; if that read is slow, the first event of the pa
 waits for it instead), and forgotten when it loses it: the next owner reads them again,
 after the previous owner flushed (a rebalance) or died (a crash). A worker
 that is cut off but still alive while its partitions move can still write after the new
-owner read: that case repeats records (at-least-once), it never loses one.
+owner read: that case repeats records (at-least-once), it never loses one. While the
+worker holds a partition its marks move with every record it queues (`wrote`), so a
+record it processes a second time in the same assignment is not forwarded again.
 """
 
 import asyncio
@@ -54,6 +56,14 @@ class Watermarks:
     def holds(self, topic: str, partition: int, offset: int) -> bool:
         """True when `topic` already has the record of source `offset` of `partition`."""
         return offset <= self._marks.get(partition, {}).get(topic, -1)
+
+    def wrote(self, topic: str, partition: int, offset: int) -> None:
+        """`topic` now has the record of source `offset` of `partition` queued: it is on
+        the topic before the offset is committed, or the worker stops (streams.producer).
+        So a record processed again in the same assignment is not forwarded twice."""
+        marks = self._marks.get(partition)
+        if marks is not None and offset > marks.get(topic, -1):
+            marks[topic] = offset
 
     def forget(self, partitions: Iterable[int]) -> None:
         for partition in partitions:

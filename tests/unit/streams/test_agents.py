@@ -175,12 +175,19 @@ async def test_a_failing_dead_letter_send_does_not_stop_the_agent(
     assert metrics.dead_letter_failures._value.get() == before + 2
 
 
+async def restart(partition: int) -> None:
+    """What a worker sees after a crash: the partition assigned again."""
+    tp = TP(raw_notifications_topic.get_topic_name(), partition)
+    await outputs.read_assigned(app, {tp}, signal=app.on_partitions_assigned)
+
+
 async def test_a_replay_its_topic_does_not_hold_is_forwarded_again_but_applied_once(
     send: Any, produced: Recorder, agent: Any
 ) -> None:
     body = example_bytes("apple_asset_count")
     first = await send(body, offset=10, at=1_700_000_000_000)
-    await send(body, offset=10, at=1_700_000_000_000)  # the same record: crash before shipping
+    await restart(0)  # a crash before shipping: the topic does not hold it
+    await send(body, offset=10, at=1_700_000_000_000)  # the same record again
     await send(body, offset=11, at=1_700_000_060_000)  # Apple's retry
     routed = [r.topic for r in produced.routed]
     assert routed == ["notifications.asset-count", "notifications.asset-count"]
@@ -192,12 +199,6 @@ async def test_a_replay_its_topic_does_not_hold_is_forwarded_again_but_applied_o
         "count": -12,
         "offset": first.message.offset,
     }
-
-
-async def restart(partition: int) -> None:
-    """What a worker sees after a crash: the partition assigned again."""
-    tp = TP(raw_notifications_topic.get_topic_name(), partition)
-    await outputs.read_assigned(app, {tp}, signal=app.on_partitions_assigned)
 
 
 async def test_a_replay_its_topic_already_holds_is_applied_once_and_not_forwarded(
@@ -220,6 +221,16 @@ async def test_a_replay_its_topic_already_holds_is_applied_once_and_not_forwarde
     assert table_value(asset_counts, table_key(ACME_UID, "408709785", "STDQ"))["count"] == -12
     # Read by the first event (no assignment seen yet), then at the assignment only.
     assert output_tails.reads == [[0], [0]]
+
+
+async def test_a_record_processed_again_in_the_same_assignment_is_not_forwarded_twice(
+    send: Any, produced: Recorder, output_tails: OutputTails
+) -> None:
+    body = example_bytes("apple_asset_count")
+    await send(body, offset=10, at=1_700_000_000_000)
+    await send(body, offset=10, at=1_700_000_000_000)  # queued already, not re-read
+    assert [r.topic for r in produced.routed] == ["notifications.asset-count"]
+    assert output_tails.reads == [[0]]
 
 
 async def test_marks_are_read_at_assignment_and_forgotten_at_revocation(

@@ -253,6 +253,38 @@ async def test_a_record_fetched_while_the_seek_ran_is_fetched_again_after_it(
     assert steps.seen == ["prepare 5", "process 5", "after"] and again.acked
 
 
+async def test_a_second_seek_in_a_generation_does_not_process_records_again(
+    acking: SteppingConsumer, seeks: list[tuple[TP, int]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Faust's fetch loop seeks to the committed offsets whenever it asks for records
+    while the flow is off, and recovery seeks once more: records processed between the
+    two come again from the committed offset, and are not processed (forwarded) twice."""
+    tp = TP("direct-test", 3)
+    steps = _Steps(acking)
+    acking.deliver_directly("direct-test", steps.prepare, steps.process, steps.after)
+    acking._sought = app.consumer_generation_id - 1
+
+    async def committed(self: SteppingConsumer) -> dict[TP, int]:
+        await asyncio.sleep(0.01)  # a request to the group coordinator
+        return {}
+
+    monkeypatch.setattr(SteppingConsumer, "seek_to_committed", committed)
+    monkeypatch.setattr(SteppingConsumer, "assignment", lambda self: {tp})
+    acking._committed_offset[tp] = 5
+    await asyncio.gather(acking.perform_seek(), acking.perform_seek())  # they overlap
+    for offset in (5, 6):
+        await _fetched(acking, _message(offset=offset))
+    await acking.perform_seek()  # recovery's, same generation; the fetch goes back to 5
+    for offset in (5, 6, 7):
+        await _fetched(acking, _message(offset=offset))
+    assert [s for s in steps.seen if s.startswith("process")] == [
+        "process 5",
+        "process 6",
+        "process 7",
+    ]
+    assert seeks == []  # no hole: nothing sought back
+
+
 async def test_a_partition_without_a_commit_starts_at_its_first_record(
     acking: SteppingConsumer, seeks: list[tuple[TP, int]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -270,6 +302,7 @@ async def test_a_partition_without_a_commit_starts_at_its_first_record(
     monkeypatch.setattr(SteppingConsumer, "earliest_offsets", earliest)
     monkeypatch.setattr(SteppingConsumer, "assignment", lambda self: {tp})
     acking._committed_offset.pop(tp, None)
+    acking._sought = app.consumer_generation_id - 1  # the rebalance's first seek
     await acking.perform_seek()
     assert seeks == [(tp, 2)]
     assert acking.gapless["direct-test"].read_offset(3) == 2

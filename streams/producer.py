@@ -140,6 +140,10 @@ class BatchingProducer(FencedProducer):
             self._failure = future.exception() or asyncio.CancelledError()
             return
         meta = future.result()
+        if meta.offset < 0:
+            # A retry the broker had written already (DuplicateSequenceNumber): aiokafka
+            # reports success without the offset. Delivered; nothing to say where.
+            return
         for callback in batch.callbacks:
             callback(TP(meta.topic, meta.partition), meta.offset + count - 1)
 

@@ -97,6 +97,18 @@ async def test_delivery_callbacks_get_the_last_offset_once_per_batch(producer: A
     assert [(tp.topic, tp.partition, off) for tp, off in seen] == [("c", 2, 2)]
 
 
+async def test_a_batch_acknowledged_without_its_offset_calls_back_nothing(producer: Any) -> None:
+    """aiokafka answers a retry the broker had written already (DuplicateSequenceNumber)
+    as a success with offset -1: no persisted offset may be set from that."""
+    made, fake = producer
+    seen: list[int] = []
+    made.append("c", 2, b"k", b"v", on_delivered=lambda tp, offset: seen.append(offset))
+    await made.ship(everything=True)
+    fake.futures[0].set_result(RecordMetadata("c", 2, None, -1, -1, 0, 0))
+    await made.flush()
+    assert seen == [] and made._failure is None
+
+
 async def test_flush_waits_for_everything_and_a_lost_batch_stops_commits(producer: Any) -> None:
     made, fake = producer
     made.append("t", 0, b"k", b"v")

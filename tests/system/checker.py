@@ -119,6 +119,8 @@ def where(records: dict[str, list[Any]], ids: list[str]) -> dict[str, list[str]]
     when it was made (epoch seconds, to set beside the workers' logs): two outputs of one
     source offset were forwarded twice, of two, deduped wrongly."""
     at: dict[str, list[str]] = {i: [] for i in ids}
+    if not at:
+        return at  # no repeat: nothing to read again
     for topic, got in records.items():
         for r in got:
             try:

@@ -3,7 +3,7 @@ faust-streaming internals it relies on are in test_faustfence.py)."""
 
 import asyncio
 import inspect
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 
 import pytest
 from faust.assignor import PartitionAssignor
@@ -204,22 +204,32 @@ async def test_direct_delivery_skips_a_message_of_a_partition_no_longer_held(
     assert steps.seen == ["prepare 5"] and not message.acked
 
 
+def _before_its_seek(
+    consumer: SteppingConsumer,
+    monkeypatch: pytest.MonkeyPatch,
+    seek_to_committed: Callable[[SteppingConsumer], Awaitable[dict[TP, int]]],
+) -> _Steps:
+    """`consumer` delivering direct-test directly, partition 3 assigned and committed at
+    5, its generation not sought yet; Faust's seek_to_committed is `seek_to_committed`."""
+    steps = _Steps(consumer)
+    consumer.deliver_directly("direct-test", steps.prepare, steps.process, steps.after)
+    consumer._sought = app.consumer_generation_id - 1  # assigned; recovery has not sought yet
+    monkeypatch.setattr(SteppingConsumer, "seek_to_committed", seek_to_committed)
+    monkeypatch.setattr(SteppingConsumer, "assignment", lambda self: {TP("direct-test", 3)})
+    consumer._committed_offset[TP("direct-test", 3)] = 5
+    return steps
+
+
 async def test_nothing_of_a_generation_is_handed_over_before_its_seek(
     acking: SteppingConsumer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    steps = _Steps(acking)
-    acking.deliver_directly("direct-test", steps.prepare, steps.process, steps.after)
-    acking._sought = app.consumer_generation_id - 1  # assigned; recovery has not sought yet
-    early = _message(offset=5)
-    await _fetched(acking, early)
-    assert steps.seen == [] and not early.acked  # fetched again after the seek
-
     async def committed(self: SteppingConsumer) -> dict[TP, int]:
         return {}
 
-    monkeypatch.setattr(SteppingConsumer, "seek_to_committed", committed)
-    monkeypatch.setattr(SteppingConsumer, "assignment", lambda self: {TP("direct-test", 3)})
-    acking._committed_offset[TP("direct-test", 3)] = 5
+    steps = _before_its_seek(acking, monkeypatch, committed)
+    early = _message(offset=5)
+    await _fetched(acking, early)
+    assert steps.seen == [] and not early.acked  # fetched again after the seek
     await acking.perform_seek()
     again = _message(offset=5)
     await _fetched(acking, again)
@@ -233,17 +243,12 @@ async def test_a_record_fetched_while_the_seek_ran_is_fetched_again_after_it(
     before the seek is done is dropped, and the fetch is past it. Nothing later may come
     to show the hole, so the partition is sought back to it once the seek is done."""
     tp = TP("direct-test", 3)
-    steps = _Steps(acking)
-    acking.deliver_directly("direct-test", steps.prepare, steps.process, steps.after)
-    acking._sought = app.consumer_generation_id - 1  # assigned; recovery has not sought yet
 
     async def committed(self: SteppingConsumer) -> dict[TP, int]:
         await _fetched(acking, _message(offset=5))  # fetched while Faust's seek runs
         return {}
 
-    monkeypatch.setattr(SteppingConsumer, "seek_to_committed", committed)
-    monkeypatch.setattr(SteppingConsumer, "assignment", lambda self: {tp})
-    acking._committed_offset[tp] = 5
+    steps = _before_its_seek(acking, monkeypatch, committed)
     await acking.perform_seek()
     assert steps.seen == []  # dropped: not of a sought generation when it came
     await asyncio.sleep(0)  # the seek back runs as a task
@@ -259,18 +264,12 @@ async def test_a_second_seek_in_a_generation_does_not_process_records_again(
     """Faust's fetch loop seeks to the committed offsets whenever it asks for records
     while the flow is off, and recovery seeks once more: records processed between the
     two come again from the committed offset, and are not processed (forwarded) twice."""
-    tp = TP("direct-test", 3)
-    steps = _Steps(acking)
-    acking.deliver_directly("direct-test", steps.prepare, steps.process, steps.after)
-    acking._sought = app.consumer_generation_id - 1
 
     async def committed(self: SteppingConsumer) -> dict[TP, int]:
         await asyncio.sleep(0.01)  # a request to the group coordinator
         return {}
 
-    monkeypatch.setattr(SteppingConsumer, "seek_to_committed", committed)
-    monkeypatch.setattr(SteppingConsumer, "assignment", lambda self: {tp})
-    acking._committed_offset[tp] = 5
+    steps = _before_its_seek(acking, monkeypatch, committed)
     await asyncio.gather(acking.perform_seek(), acking.perform_seek())  # they overlap
     for offset in (5, 6):
         await _fetched(acking, _message(offset=offset))

@@ -8,7 +8,9 @@ against the partitions the broker reported for the records sent.
 
 import asyncio
 import json
+import re
 import shutil
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -146,6 +148,54 @@ def test_every_query_is_answered_correctly_by_either_worker(
     for tenant in TENANTS:
         assert loaded[f"tenant/{tenant}"][1]["tenantRestUrl"] == f"https://{tenant}.example"
     assert answers(group.workers[1].url) == loaded
+
+
+def table_keys(url: str, table: str) -> float:
+    """The worker's `switchboard_stream_table_keys` for `table`: the rows of every
+    partition it keeps, active or standby (RocksDB's estimate)."""
+    import httpx
+
+    text = httpx.get(f"{url}/metrics", timeout=10).text
+    found = re.search(rf'^switchboard_stream_table_keys{{table="{table}"}} (\S+)$', text, re.M)
+    assert found, f"no table_keys for {table} in {url}/metrics"
+    return float(found.group(1))
+
+
+def test_each_worker_keeps_a_standby_copy_of_the_other_workers_rows(
+    group: WorkerGroup, loaded: dict[str, Any]
+) -> None:
+    """One standby replica (the default): each worker applies the other's changelog
+    records to its own copy (streams.consumer, "Changelog records to recovery"), so it
+    can serve a partition it takes over at once. Faust applies a standby's records 1,000
+    at a time per table (standby_buffer_size): with 5,000 more organizations, each worker
+    holds nearly all rows; without the standby copy it would hold its 3 to 5 partitions
+    of 8."""
+    more = [str(7000000000000000 + i * 104729) for i in range(5000)]
+    tests = [
+        (
+            uid.encode(),
+            json.dumps(
+                {
+                    "notification": {},
+                    "notificationId": f"standby-{uid}",
+                    "notificationType": "TEST_NOTIFICATION",
+                    "uId": uid,
+                }
+            ).encode(),
+            gateway_headers("apple"),
+        )
+        for uid in more
+    ]
+    asyncio.run(produce(group.bootstrap, group.topic("raw-notifications"), tests))
+    total = len(UIDS) + len(more)
+    deadline = time.monotonic() + 90
+    while True:
+        held = [table_keys(w.url, "last_tests") for w in group.workers]
+        if min(held) >= total - 1000 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert min(held) >= total - 1000, f"last_tests rows held: {held} of {total}"
+    assert max(held) <= total
 
 
 def test_restart_of_all_workers_gives_the_same_answers(

@@ -14,8 +14,10 @@ from mode.utils.queues import FlowControlEvent
 from streams import agents, topics
 from streams.app import app
 from streams.consumer import DELIVERED, LEASE_POLL_S, SteppingConsumer, stepping
+from streams.faustfence import MemoryTables, RocksDBTables, changelog_queue
 from streams.lease import Lease
 from streams.positions import Take
+from streams.tables import asset_counts
 
 
 async def test_a_hand_over_that_does_not_wait_is_delivered_at_once() -> None:
@@ -494,3 +496,72 @@ def test_the_resume_after_the_seek_keeps_the_standby_records_queued(
             flow.resume()
         else:
             flow.suspend()
+
+
+@pytest.fixture
+def to_recovery(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[SteppingConsumer, str]]:
+    """The worker's consumer with the RocksDB table store (its changelog events need no
+    decoding; none of its databases is opened here), the flow on, recovery's queue
+    empty, and the name of asset_counts' changelog topic."""
+    monkeypatch.setattr(app, "table_store", RocksDBTables())
+    flow = app.flow_control
+    was_active = flow.is_active()
+    flow.resume()
+    queue = changelog_queue(app)
+    yield app.stepping_consumer, asset_counts.changelog_topic.get_topic_name()
+    while not queue.empty():
+        queue.get_nowait()
+    queue.maybe_endorse_pressure_drop()  # empty: any pressure of these tests is over
+    if not was_active:
+        flow.suspend()
+
+
+async def test_a_changelog_record_goes_to_recoverys_queue_without_the_conductor(
+    to_recovery: tuple[SteppingConsumer, str],
+) -> None:
+    consumer, changelog = to_recovery
+    calls: list[str] = []
+
+    async def conductor(message: Message) -> None:
+        calls.append(message.topic)
+
+    message = _message(topic=changelog)
+    await consumer._routed(conductor)(message)
+    event = changelog_queue(app).get_nowait()
+    assert calls == [] and event.message is message
+    assert (event.key, event.value) == (b"k", b"v")  # the record's bytes: RocksDB writes them
+
+
+async def test_the_conductor_takes_a_changelog_record_when_the_direct_way_cannot(
+    to_recovery: tuple[SteppingConsumer, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    consumer, changelog = to_recovery
+    queue = changelog_queue(app)
+    assert not consumer._to_recovery(_message(topic="not-a-changelog"))
+    app.flow_control.suspend()  # a rebalance: the conductor waits for the flow
+    assert not consumer._to_recovery(_message(topic=changelog))
+    app.flow_control.resume()
+    monkeypatch.setattr(queue, "full", lambda: True)  # the conductor waits for room
+    assert not consumer._to_recovery(_message(topic=changelog))
+    monkeypatch.undo()
+    monkeypatch.setattr(app, "table_store", MemoryTables())  # values must be decoded
+    assert not consumer._to_recovery(_message(topic=changelog))
+    assert queue.empty()
+
+
+async def test_a_filling_recovery_queue_stops_the_fetch_of_the_partition_as_the_conductors_does(
+    to_recovery: tuple[SteppingConsumer, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    consumer, changelog = to_recovery
+    queue = changelog_queue(app)
+    full: list[TP] = []
+    dropped: list[TP] = []
+    monkeypatch.setattr(consumer, "on_buffer_full", full.append)
+    monkeypatch.setattr(consumer, "on_buffer_drop", dropped.append)
+    message = _message(topic=changelog)
+    for _ in range(queue.pressure_high_size + 1):
+        assert consumer._to_recovery(message)
+    assert full == [message.tp] and dropped == []
+    while not queue.empty():
+        await queue.get()  # Faust's get calls the drop callbacks once it is empty
+    assert dropped == [message.tp]

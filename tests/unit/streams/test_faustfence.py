@@ -21,8 +21,10 @@ from faust import streams as faust_streams
 from faust.assignor import PartitionAssignor
 from faust.exceptions import NotReady
 from faust.stores import memory, rocksdb
+from faust.tables import recovery as faust_recovery
 from faust.tables.manager import TableManager
 from faust.tables.recovery import Recovery
+from faust.transport import conductor as faust_conductor
 from faust.transport import consumer as faust_consumer
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.transport.producer import ProducerBuffer
@@ -272,6 +274,73 @@ async def test_canary_the_producer_is_flushed_before_an_offset_is_committed(
         f"Consumer._committed_offset no longer holds the committed offsets: streams.lag "
         f"reads it ({REVIEW})"
     )
+
+
+# Recovery
+
+
+def test_canary_recovery_takes_each_changelog_record_through_its_modules_asyncio() -> None:
+    slurp = _code(Recovery._slurp_changelogs.fun)  # a Service.task
+    assert re.search(r"await asyncio\.wait_for\(\s*changelog_queue\.get\(\),", slurp), (
+        "faust-streaming's Recovery._slurp_changelogs no longer takes its records with "
+        f"asyncio.wait_for(changelog_queue.get(), ...): RecoveryAsyncio is not used; {REVIEW}"
+    )
+    its_asyncio = vars(faust_recovery)["asyncio"]
+    assert isinstance(its_asyncio, faustfence.RecoveryAsyncio), (
+        "building the app did not give faust.tables.recovery RecoveryAsyncio"
+    )
+    assert its_asyncio.TimeoutError is asyncio.TimeoutError  # the rest is asyncio's
+
+
+async def test_recoverys_wait_for_takes_a_queued_record_without_a_turn_of_the_loop() -> None:
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    queue.put_nowait(1)
+    turns: list[str] = []
+    asyncio.get_running_loop().call_soon(turns.append, "loop ran")
+    assert await faustfence.RecoveryAsyncio.wait_for(queue.get(), timeout=5.0) == 1
+    assert turns == []  # asyncio.wait_for (Python 3.11) lets the loop run first
+    await asyncio.sleep(0)
+    assert turns == ["loop ran"]
+
+
+async def test_recoverys_wait_for_still_waits_and_times_out_when_the_queue_is_empty() -> None:
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    asyncio.get_running_loop().call_later(0.01, queue.put_nowait, 2)
+    assert await faustfence.RecoveryAsyncio.wait_for(queue.get(), timeout=5.0) == 2
+    with pytest.raises(asyncio.TimeoutError):
+        await faustfence.RecoveryAsyncio.wait_for(queue.get(), timeout=0.01)
+    queue.put_nowait(3)  # the get that timed out was cancelled: it took nothing
+    assert await faustfence.RecoveryAsyncio.wait_for(queue.get(), timeout=5.0) == 3
+    assert queue.empty()
+
+
+def test_canary_every_changelog_is_read_into_the_one_changelog_queue() -> None:
+    """SteppingConsumer._to_recovery puts changelog records straight on that queue."""
+    update = _code(TableManager._update_channels)
+    assert "clone_using_queue(self.changelog_queue)" in update, (
+        "faust-streaming's TableManager no longer reads every changelog topic into "
+        f"changelog_queue: SteppingConsumer._to_recovery would bypass recovery; {REVIEW}"
+    )
+    handler = _code(faust_conductor.ConductorCompiler.build)  # without cython_optimizations
+    assert "put_nowait_enhanced(" in handler and "consumer_on_buffer_full(tp)" in handler, (
+        "faust-streaming's conductor puts a record on its queue some other way: "
+        "SteppingConsumer._to_recovery does as it did; review streams/consumer.py"
+    )
+
+
+def test_canary_the_rocksdb_store_applies_a_changelog_records_own_bytes(rocks: Any) -> None:
+    """RocksDBTables.changelog_event leaves the event's key and value undecoded."""
+    message = ConsumerMessage(
+        "t-changelog", 3, 7, 0.0, 0, [], b"k", b'{"n": 1}', None, 1, 1, TP("t-changelog", 3)
+    )
+    rocks.apply_changelog_batch(
+        [faust.Event(app, None, None, [], message)], to_key=str, to_value=str
+    )
+    assert rocks._db_for_partition(3).get(b"k") == b'{"n": 1}', (
+        f"rocksdb.Store.apply_changelog_batch no longer writes event.message's bytes ({REVIEW})"
+    )
+    event = faustfence.RocksDBTables().changelog_event(app, message)
+    assert event is not None and event.message is message
 
 
 # Producer

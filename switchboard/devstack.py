@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -140,6 +141,9 @@ def run_dev_stack(gateway_port: int, web_port: int, kafka_port: int) -> None:
     DEV_HOME.mkdir(exist_ok=True)
     tenants = DEV_HOME / "tenants.yaml"
     token = write_demo_tenants(tenants)
+    # Kafka starts from empty storage every time (localkafka.start): the tables of an
+    # earlier run were written against another cluster, and the worker would refuse them.
+    shutil.rmtree(DEV_HOME / "worker-data", ignore_errors=True)
     print("starting Kafka ...", flush=True)
     cluster = localkafka.start(DEV_HOME / "kafka", brokers=1, port=kafka_port)
     env = {

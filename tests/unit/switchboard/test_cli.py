@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from schemas.tenants import TenantDirectory, token_sha256
+from switchboard import devstack, localkafka
 from switchboard.cli import app
 from switchboard.devstack import DEMO_AUD, write_demo_tenants
 
@@ -137,3 +138,23 @@ def test_worker_refuses_incomplete_kafka_settings_in_one_line() -> None:
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith("switchboard worker: settings refused: ")
     assert "SWITCHBOARD_KAFKA_SASL_USERNAME" in line and "hunter2" not in line
+
+
+def test_dev_starts_the_worker_without_the_tables_of_an_earlier_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`make dev` twice: its Kafka is a new cluster each time, and a worker refuses
+    tables written against another cluster (switchboard.devstack)."""
+    tables = tmp_path / "worker-data" / "v1" / "tables"
+    tables.mkdir(parents=True)
+    monkeypatch.setattr(devstack, "DEV_HOME", tmp_path)
+    seen: list[bool] = []
+
+    def start(*args: object, **kwargs: object) -> None:
+        seen.append((tmp_path / "worker-data").exists())
+        raise RuntimeError("stop before Kafka")
+
+    monkeypatch.setattr(localkafka, "start", start)
+    with pytest.raises(RuntimeError, match="stop before Kafka"):
+        devstack.run_dev_stack(gateway_port=1, web_port=2, kafka_port=3)
+    assert seen == [False]

@@ -13,6 +13,7 @@ upgrade that changes one fails there, naming it, instead of somewhere downstream
     Consumer._commit_offsets                     awaits app.producer.flush() before it
                                                  commits: the at-least-once guarantee
     Consumer._committed_offset                   the offsets last committed (streams.lag)
+    Consumer.seek, _thread.call_thread           a seek, made in the consumer's thread
     Consumer._read_offset, _add_gap              the fetch loop's positions and its gap
                                                  acks: not used for a topic without holes
                                                  (streams.positions)
@@ -210,6 +211,15 @@ class FencedConsumer(Consumer):
 
     def _new_consumer_thread(self) -> AIOKafkaConsumerThread:
         return LeasedConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    async def seek(self, partition: TP, offset: int) -> None:
+        """Faust's seek, made in the consumer's thread. Faust's own calls aiokafka's seek
+        from the event loop's thread, while the consumer's thread may be in aiokafka's
+        fetched_records over the same dict of fetched partitions: KeyError there, and
+        the fetch loop crashed (seen after a partition was sought back, streams.consumer)."""
+        thread = self._thread
+        await thread.call_thread(thread._ensure_consumer().seek, partition, offset)
+        self._read_offset[partition] = offset if offset else None  # as Consumer.seek does
 
     def hand_over(
         self, callback: Callable[[Message], Awaitable[None]]

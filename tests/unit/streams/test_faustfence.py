@@ -76,7 +76,11 @@ def test_canary_our_consumer_factory_passes_what_fausts_own_passes() -> None:
     ("ours", "fausts", "overrides"),
     [
         (faustfence.FencedApp, faust.App, {"_new_consumer", "_new_producer", "_new_web"}),
-        (faustfence.FencedConsumer, faust_aiokafka.Consumer, {"_add_gap", "_new_consumer_thread"}),
+        (
+            faustfence.FencedConsumer,
+            faust_aiokafka.Consumer,
+            {"_add_gap", "_new_consumer_thread", "seek"},
+        ),
         (
             faustfence.LeasedConsumerThread,
             faust_aiokafka.AIOKafkaConsumerThread,
@@ -86,7 +90,7 @@ def test_canary_our_consumer_factory_passes_what_fausts_own_passes() -> None:
         (
             SteppingConsumer,
             faust_aiokafka.Consumer,
-            {"wait_first", "perform_seek", "_add_gap", "_new_consumer_thread"},
+            {"wait_first", "perform_seek", "seek", "_add_gap", "_new_consumer_thread"},
         ),
         (BatchingProducer, faust_aiokafka.Producer, {"flush", "_settings_extra"}),
     ],
@@ -129,6 +133,32 @@ def test_canary_the_fetch_loop_hands_each_message_to_wait_first_through_self_cal
         "faust-streaming's Consumer._drain_messages no longer calls "
         "self.wait_first(callback(message), ...): review streams/consumer.py"
     )
+
+
+def test_canary_fausts_seek_calls_aiokafka_from_the_event_loops_thread() -> None:
+    """FencedConsumer.seek does what Consumer.seek does, in the consumer's thread."""
+    assert "self._read_offset[ensure_TP(partition)] = offset if offset else None" in _code(
+        faust_consumer.Consumer.seek
+    ), f"faust-streaming's Consumer.seek changed: FencedConsumer.seek copies it; {REVIEW}"
+    assert "self._thread.seek(partition, offset)" in _code(
+        faust_consumer.ThreadDelegateConsumer._seek
+    ), f"faust-streaming's seek no longer goes straight to the thread's consumer; {REVIEW}"
+
+
+async def test_a_seek_is_made_in_the_consumers_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    consumer = app.stepping_consumer
+    calls: list[tuple[str, Any]] = []
+
+    async def call_thread(method: Any, *args: Any) -> None:
+        calls.append(("in the thread", args))
+
+    monkeypatch.setattr(consumer._thread, "call_thread", call_thread)
+    monkeypatch.setattr(consumer._thread, "_ensure_consumer", lambda: SimpleNamespace(seek=None))
+    tp = TP("seek-test", 1)
+    monkeypatch.setitem(consumer._read_offset, tp, None)  # put back as it was afterwards
+    await consumer.seek(tp, 42)
+    assert calls == [("in the thread", (tp, 42))]
+    assert consumer._read_offset[tp] == 42
 
 
 def test_canary_the_fetch_loop_reads_and_writes_its_positions_through_read_offset() -> None:

@@ -8,13 +8,16 @@ streams.datadir compares ids too. aiokafka's metadata request (v5) predates topi
 they are read with librdkafka's admin client, with the same security settings.
 """
 
+import time
 from collections.abc import Sequence
 
-from confluent_kafka import KafkaException, TopicCollection
+from confluent_kafka import KafkaError, KafkaException, TopicCollection
 from confluent_kafka.admin import AdminClient
 
 from streams.config import WorkerSettings
 from streams.errors import TopicSetupError
+
+RETRY_S = 0.2  # between two describes while a broker does not know a topic yet
 
 
 def topic_ids(
@@ -24,8 +27,15 @@ def topic_ids(
     admin = AdminClient(
         {"bootstrap.servers": settings.kafka_bootstrap, **settings.librdkafka_options()}
     )
-    futures = admin.describe_topics(TopicCollection(list(names)), request_timeout=timeout_s)
-    try:
-        return {name: str(future.result().topic_id) for name, future in futures.items()}
-    except KafkaException as exc:
-        raise TopicSetupError(f"cannot describe the changelog topics: {exc}") from None
+    deadline = time.monotonic() + timeout_s
+    while True:
+        futures = admin.describe_topics(TopicCollection(list(names)), request_timeout=timeout_s)
+        try:
+            return {name: str(future.result().topic_id) for name, future in futures.items()}
+        except KafkaException as exc:
+            # A broker that has not yet learnt of topics just created answers "unknown"
+            # (KRaft metadata reaches each broker a moment later): ask again.
+            unknown = exc.args[0].code() == KafkaError.UNKNOWN_TOPIC_OR_PART
+            if not unknown or time.monotonic() >= deadline:
+                raise TopicSetupError(f"cannot describe the changelog topics: {exc}") from None
+        time.sleep(RETRY_S)

@@ -6,7 +6,9 @@ methods below. tests/unit/streams/test_faustfence.py holds one canary per intern
 upgrade that changes one fails there, naming it, instead of somewhere downstream.
 
     App._new_consumer, _new_producer, _new_web   factories of app.consumer/producer/web
-    App._on_partitions_revoked / _assigned       the rebalance callbacks a consumer gets
+    App._on_partitions_revoked / _assigned       the rebalance callbacks a consumer gets;
+                                                 _assigned ends with its signal's receivers
+                                                 (assignment_handled, for readiness)
     Consumer._drain_messages                     awaits wait_first(self.callback(message),
                                                  ...): streams.consumer steps that call
     Service._stopped, _crashed                   wait_first's own check, for its shortcut
@@ -304,7 +306,18 @@ class FencedApp(faust.App):
     def __init__(self, *args: Any, store: str = "memory://", **kwargs: Any) -> None:
         super().__init__(*args, store=store, **kwargs)  # Faust's default store, memory://
         self.table_store = table_store_for(store)
+        self.assignment_handled = False
         take_changelog_records_without_waiting()
+
+    async def _on_partitions_assigned(self, assigned: set[TP], generation_id: int = 0) -> None:
+        """Faust's handling of an assignment; `assignment_handled` turns true when it ends,
+        after its on_partitions_assigned receivers. Recovery runs in a task of its own and
+        may finish first: a readiness that looked only at it came before the receivers."""
+        self.assignment_handled = False
+        try:
+            await super()._on_partitions_assigned(assigned, generation_id)
+        finally:
+            self.assignment_handled = True
 
     def _new_consumer(self) -> ConsumerT:
         # Faust's own factory (App._new_consumer, Transport.create_consumer), our class.

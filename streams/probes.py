@@ -1,7 +1,8 @@
 """Health, readiness and metrics on the worker's web port.
 
 GET /healthz  200 while the process serves HTTP.
-GET /readyz   200 only when table recovery has completed and no rebalance is under way;
+GET /readyz   200 only when the last assignment has been handled (tables recovered,
+              output marks read, the rebalance counted) and no rebalance is under way;
               503 before, so a load balancer or a test waits on it, never on a sleep.
 GET /metrics  Prometheus text (streams.metrics), table sizes and consumer lag (streams.lag)
               measured on each scrape.
@@ -31,7 +32,12 @@ metrics.registry.register(
 
 def is_ready() -> bool:
     recovery = cast(TableManager, app.tables).recovery
-    return bool(recovery.completed.is_set() and not app.rebalancing and not app.should_stop)
+    return bool(
+        app.assignment_handled
+        and recovery.completed.is_set()
+        and not app.rebalancing
+        and not app.should_stop
+    )
 
 
 @app.page("/healthz")

@@ -72,10 +72,52 @@ def test_canary_our_consumer_factory_passes_what_fausts_own_passes() -> None:
     assert callable(app._on_partitions_revoked) and callable(app._on_partitions_assigned)
 
 
+def test_canary_fausts_assignment_handler_ends_with_the_assigned_signal() -> None:
+    """FencedApp.assignment_handled turns true after Faust's handler, receivers included."""
+    assert list(inspect.signature(faust.App._on_partitions_assigned).parameters) == [
+        "self",
+        "assigned",
+        "generation_id",
+    ], f"faust.App._on_partitions_assigned changed its arguments: {REVIEW}"
+    assert "await T(self.on_partitions_assigned.send)(assigned)" in _code(
+        faust.App._on_partitions_assigned
+    ), f"faust.App._on_partitions_assigned no longer awaits its signal: {REVIEW}"
+
+
+async def test_an_assignment_is_handled_once_fausts_handler_and_its_receivers_end(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen: list[bool] = []
+
+    async def fausts(self: faust.App, assigned: set[TP], generation_id: int = 0) -> None:
+        seen.append(app.assignment_handled)
+
+    monkeypatch.setattr(faust.App, "_on_partitions_assigned", fausts)
+    monkeypatch.setattr(app, "assignment_handled", True)
+    await app._on_partitions_assigned({TP("t", 0)}, 3)
+    assert seen == [False] and app.assignment_handled
+
+
+async def test_an_assignment_that_crashed_does_not_keep_the_worker_unready(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def fausts(self: faust.App, assigned: set[TP], generation_id: int = 0) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(faust.App, "_on_partitions_assigned", fausts)
+    with pytest.raises(RuntimeError):
+        await app._on_partitions_assigned(set(), 1)
+    assert app.assignment_handled
+
+
 @pytest.mark.parametrize(
     ("ours", "fausts", "overrides"),
     [
-        (faustfence.FencedApp, faust.App, {"_new_consumer", "_new_producer", "_new_web"}),
+        (
+            faustfence.FencedApp,
+            faust.App,
+            {"_new_consumer", "_new_producer", "_new_web", "_on_partitions_assigned"},
+        ),
         (
             faustfence.FencedConsumer,
             faust_aiokafka.Consumer,

@@ -22,17 +22,21 @@ async def test_health_is_always_ok() -> None:
     assert (response.status, json.loads(response.body)) == (200, {"status": "ok"})
 
 
-async def test_ready_only_after_recovery_and_outside_rebalances(
+async def test_ready_only_after_recovery_and_the_assignment_outside_rebalances(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     completed = cast(TableManager, app.tables).recovery.completed
     monkeypatch.setattr(app, "rebalancing", False)
+    monkeypatch.setattr(app, "assignment_handled", True)
     completed.clear()
     assert (await get(probes.Readiness)).status == 503
     completed.set()
     try:
         assert probes.is_ready()
         assert (await get(probes.Readiness)).status == 200
+        monkeypatch.setattr(app, "assignment_handled", False)  # its receivers still run
+        assert (await get(probes.Readiness)).status == 503
+        monkeypatch.setattr(app, "assignment_handled", True)
         monkeypatch.setattr(app, "rebalancing", True)
         assert (await get(probes.Readiness)).status == 503
     finally:

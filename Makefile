@@ -55,13 +55,16 @@ kafka-jars: ## Fetch the pinned Apache Kafka jars with Maven (cached)
 		mvn -B -q -f scripts/kafka/pom.xml dependency:copy-dependencies && \
 		echo "kafka-jars: done in $$(( $$(date +%s) - start )) s"; }
 
+kustomize: ## Build the pinned kustomize into .tools/bin for the deployment tests, once (needs Go)
+	@bash scripts/install-kustomize.sh >/dev/null
+
 redis: ## Install redis-server (Debian's package) for the shared-state tests, once
 	@command -v redis-server >/dev/null || (apt-get update -qq && apt-get install -y -qq redis-server)
 
 dev: install kafka-jars ## Start Kafka, one stream worker and the gateway (Ctrl-C stops all)
 	$(BIN)/switchboard dev
 
-test: check kafka-jars promtool redis ## What CI runs: check, every test, then the unit tests on the lowest versions
+test: check kafka-jars kustomize promtool redis ## What CI runs: check, every test, then the unit tests on the lowest versions
 	$(BIN)/pytest
 	$(MAKE) --no-print-directory test-lowest
 
@@ -87,4 +90,4 @@ lint: check ## The same as check
 clean: ## Remove local state (.dev, .kafka, .venv-lowest) but keep .venv and the jars
 	rm -rf .dev .kafka $(LOWEST)
 
-.PHONY: help install lock lock-check kafka-jars redis promtool dev check lint test test-lowest clean
+.PHONY: help install lock lock-check kafka-jars kustomize redis promtool dev check lint test test-lowest clean

@@ -21,7 +21,9 @@ INSTALL_SCRIPT = REPO_ROOT / "scripts" / "install-kustomize.sh"
 
 @pytest.fixture(scope="session")
 def kustomize(pytestconfig: pytest.Config) -> Path:
-    # The first install compiles kustomize (about a minute on 2 cores); later runs reuse it.
+    # The first install compiles kustomize (a minute or more on 2 cores: beyond the tests'
+    # 60 s timeout on a slow machine), so `make test` runs it first (`make kustomize`);
+    # here it only finds the binary, unless pytest was run on its own.
     # The script's own lines (what it builds, how long it took) reach the terminal as they
     # come, past pytest's capture: otherwise the first run looks hung for a minute.
     reporter = pytestconfig.pluginmanager.get_plugin("terminalreporter")

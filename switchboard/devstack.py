@@ -173,7 +173,12 @@ def run_dev_stack(gateway_port: int, web_port: int, kafka_port: int) -> None:
     except KeyboardInterrupt:
         pass
     finally:
+        # A second Ctrl-C or SIGTERM (make and the terminal may each pass one on) must
+        # not cut the stop short: the worker and Kafka would be left running.
+        handlers = [(s, signal.signal(s, signal.SIG_IGN)) for s in (signal.SIGINT, signal.SIGTERM)]
         print("stopping ...", flush=True)
         for proc in reversed(procs):
             _terminate(proc)
         localkafka.stop(DEV_HOME / "kafka")
+        for signum, handler in handlers:
+            signal.signal(signum, handler)

@@ -3,9 +3,11 @@ settings that cannot work and other one-line failures."""
 
 import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import jwt
 import pytest
@@ -158,3 +160,26 @@ def test_dev_starts_the_worker_without_the_tables_of_an_earlier_run(
     with pytest.raises(RuntimeError, match="stop before Kafka"):
         devstack.run_dev_stack(gateway_port=1, web_port=2, kafka_port=3)
     assert seen == [False]
+
+
+def test_dev_ignores_a_second_signal_while_it_stops(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A second Ctrl-C or SIGTERM during the stop would leave the worker and Kafka running."""
+    monkeypatch.setattr(devstack, "DEV_HOME", tmp_path)
+    monkeypatch.setattr(localkafka, "start", lambda *a, **k: SimpleNamespace(bootstrap="x:1"))
+
+    def spawn(*args: object) -> None:
+        raise KeyboardInterrupt  # Ctrl-C while the worker starts
+
+    during: list[object] = []
+
+    def stop(home: Path) -> None:
+        during.extend(signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM))
+
+    monkeypatch.setattr(devstack, "_spawn", spawn)
+    monkeypatch.setattr(localkafka, "stop", stop)
+    before = [signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)]
+    devstack.run_dev_stack(gateway_port=1, web_port=2, kafka_port=3)
+    assert during == [signal.SIG_IGN, signal.SIG_IGN]
+    assert [signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)] == before

@@ -102,5 +102,21 @@ async def read_assigned(
         log.warning("output marks not read at assignment; the first events will read them")
 
 
+async def learn_written_topics(
+    sender: Any, /, *args: Any, signal: BaseSignalT[Any], **kwargs: Any
+) -> None:
+    """Partitions (re)assigned: the producer learns now, in one request, where the
+    partitions of every topic the worker writes live (outputs and table changelogs), not
+    one topic at a time on the first events (streams.producer.learn_topics)."""
+    topics = [settings.topic(name) for name in OUTPUT_TOPICS] + [
+        table.changelog_topic.get_topic_name() for table in app.tables.values()
+    ]
+    try:
+        await asyncio.wait_for(app.batching_producer.learn_topics(topics), MARKS_AT_ASSIGNMENT_S)
+    except TimeoutError:
+        log.warning("output topics not known at assignment; the first records look them up")
+
+
 app.on_partitions_revoked.connect(forget_revoked)
 app.on_partitions_assigned.connect(read_assigned)
+app.on_partitions_assigned.connect(learn_written_topics)

@@ -24,7 +24,7 @@ refuses one that aiokafka had already queued), the consumer crashes and the work
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from faust.exceptions import ProducerSendError
@@ -146,6 +146,15 @@ class BatchingProducer(FencedProducer):
             return
         for callback in batch.callbacks:
             callback(TP(meta.topic, meta.partition), meta.offset + count - 1)
+
+    async def learn_topics(self, topics: Iterable[str]) -> None:
+        """Where every partition of `topics` lives, from one metadata request, now.
+
+        Otherwise aiokafka looks a topic up when the first batch for it is handed over
+        (ship), one metadata round per topic, one after another, while the fetch loop
+        waits: a dozen rounds before the first events' outputs and changelogs leave."""
+        client = self.aiokafka_producer().client
+        await asyncio.gather(*[client.add_topic(topic) for topic in topics])
 
     @Service.task
     async def _ship_lingering(self) -> None:

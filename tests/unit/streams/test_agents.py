@@ -8,8 +8,9 @@ import pytest
 from faust.types import TP
 
 from schemas import headers as h
+from schemas import topics as names
 from streams import agents, metrics, outputs
-from streams.app import app
+from streams.app import app, settings
 from streams.keys import SERIAL, key_parts, key_prefix, table_key
 from streams.tables import asset_counts, assignment_rows, last_tests, tenant_urls, user_status
 from streams.topics import raw_notifications_topic
@@ -245,6 +246,24 @@ async def test_marks_are_read_at_assignment_and_forgotten_at_revocation(
     outputs.forget_revoked(app, {TP(raw, 2)}, signal=app.on_partitions_revoked)
     await send(example_bytes("apple_asset_count"), partition=2)
     assert output_tails.reads == [[2, 5], [2]]
+
+
+async def test_the_producer_learns_every_written_topic_at_assignment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    learned: list[list[str]] = []
+
+    async def learn(topics: list[str]) -> None:
+        learned.append(topics)
+
+    monkeypatch.setattr(app.batching_producer, "learn_topics", learn)
+    raw = raw_notifications_topic.get_topic_name()
+    await outputs.learn_written_topics(app, {TP(raw, 1)}, signal=app.on_partitions_assigned)
+    (topics,) = learned
+    changelogs = {table.changelog_topic.get_topic_name() for table in app.tables.values()}
+    outputs_written = {settings.topic(name) for name in outputs.OUTPUT_TOPICS}
+    assert set(topics) == outputs_written | changelogs
+    assert settings.topic(names.CONFLICTS) in topics and len(changelogs) >= 5
 
 
 async def test_a_slow_read_at_assignment_is_left_to_the_first_event(

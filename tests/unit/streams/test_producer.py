@@ -175,3 +175,30 @@ async def test_a_caller_cancelled_while_shipping_loses_no_batch(producer: Any) -
     fake.ack_all()
     await flushing
     assert fake.sent == [("a", 0, 1), ("b", 1, 1)]
+
+
+class FakeMetadataClient:
+    """AIOKafkaClient.add_topic: a new topic asks for a metadata update, answered later."""
+
+    def __init__(self) -> None:
+        self.added: list[str] = []
+        self.update: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+
+    def add_topic(self, topic: str) -> asyncio.Future[bool]:
+        self.added.append(topic)
+        return self.update
+
+
+async def test_every_topic_is_learned_from_one_metadata_update(
+    producer: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made, fake = producer
+    client = FakeMetadataClient()
+    monkeypatch.setattr(fake, "client", client, raising=False)
+    learning = asyncio.create_task(made.learn_topics(["a", "b", "c"]))
+    await asyncio.sleep(0)
+    # All three are tracked before the first update answers: one request covers them,
+    # not one round per topic.
+    assert client.added == ["a", "b", "c"] and not learning.done()
+    client.update.set_result(True)
+    await learning
